@@ -1,0 +1,40 @@
+# Two commands do all set-up on a fresh machine:
+#   make quickstart   -> creates .venv, installs wsbench, imports ../shared/data, runs the main job
+#   make test         -> creates .venv, installs wsbench with dev extras, runs the test suite
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+SHARED ?= ../shared/data
+export WSBENCH_DATA_DIR ?= $(CURDIR)/.wsbench-data
+
+.PHONY: venv test lint quickstart search-demo bench clean
+
+$(BIN)/wsbench: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q "torch==2.13.0"
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(BIN)/wsbench
+
+venv: $(BIN)/wsbench
+
+test: venv
+	$(BIN)/ruff check src tests bench
+	$(BIN)/python -m pytest
+
+lint: venv
+	$(BIN)/ruff check src tests bench
+
+quickstart: venv
+	$(BIN)/wsbench data import $(SHARED)
+	$(BIN)/wsbench quickstart --out runs/quickstart
+
+search-demo: venv
+	$(BIN)/wsbench data import $(SHARED)
+	$(BIN)/wsbench search --space nb201 --algo gs --runs 100 --budget 1000 --out runs/search-nb201
+
+bench: venv
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .wsbench-data runs

@@ -1,0 +1,208 @@
+"""``GroundTruth``: a columnar, memory-light table of benchmark records keyed by architecture.
+
+On disk a table is one Arrow IPC file (``<name>.arrow``, uncompressed so that it can be memory-mapped)
+whose schema metadata carries the provenance (sources, sha256, import date) as JSON.
+
+Column conventions:
+
+* ``key``: the architecture's key in its space (``SearchSpace.key``), unique per row.
+* ``<metric>``: one value per architecture, or ``<metric>@<r>`` for repeat ``r`` (``r = 0, 1, ...``).
+  ``values(metric)`` averages the repeats; ``values(metric, repeat=r)`` picks one.
+* anything else (``params``, ``index``, ``arch``, ``matrix``...) is an attribute column.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from wsbench.atomic import atomic_path
+
+_REPEAT = re.compile(r"^(?P<metric>.+)@(?P<r>\d+)$")
+SUFFIX = ".arrow"
+
+
+class TableError(ValueError):
+    """A ground-truth table (or file meant to become one) is missing, corrupt or inconsistent."""
+
+
+class GroundTruth:
+    """Benchmark records of one search space, with vectorised lookup by architecture key."""
+
+    def __init__(self, name: str, space: str, table: pa.Table, provenance: Mapping[str, Any] | None = None):
+        if "key" not in table.column_names:
+            raise TableError(f"table {name!r} has no 'key' column")
+        self.name = name
+        self.space = space
+        self._table = table
+        self.provenance: dict[str, Any] = dict(provenance or {})
+        self._keys: np.ndarray | None = None
+        self._index: pd.Index | None = None
+        self._cache: dict[str, np.ndarray] = {}
+
+    # -- construction -----------------------------------------------------------------------------
+    @classmethod
+    def from_columns(
+        cls, name: str, space: str, columns: Mapping[str, Any], provenance: Mapping[str, Any] | None = None
+    ) -> GroundTruth:
+        """Build from a mapping of column name to array-like (must include ``key``)."""
+        table = pa.table({k: pa.array(np.asarray(v)) if not isinstance(v, pa.Array) else v
+                          for k, v in columns.items()})
+        gt = cls(name, space, table, provenance)
+        keys = gt.keys
+        if len(pd.unique(keys)) != len(keys):
+            raise TableError(f"table {name!r}: duplicate architecture keys")
+        return gt
+
+    @classmethod
+    def from_pandas(cls, name: str, space: str, frame: pd.DataFrame,
+                    provenance: Mapping[str, Any] | None = None) -> GroundTruth:
+        """Build from a data frame with a ``key`` column."""
+        return cls.from_columns(name, space, {c: frame[c].to_numpy() for c in frame.columns}, provenance)
+
+    # -- persistence ------------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write atomically as Arrow IPC with provenance in the schema metadata."""
+        path = Path(path)
+        meta = {b"wsbench": json.dumps({"name": self.name, "space": self.space,
+                                        "provenance": self.provenance}).encode()}
+        table = self._table.replace_schema_metadata(meta)
+        with atomic_path(path) as tmp:
+            with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
+                writer.write_table(table)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> GroundTruth:
+        """Memory-map a saved table; raise ``TableError`` naming the file when it is unreadable."""
+        path = Path(path)
+        if not path.exists():
+            raise TableError(f"ground-truth table {path} does not exist; import it with `wsbench data import`")
+        try:
+            with pa.memory_map(str(path), "r") as source:
+                table = ipc.open_file(source).read_all()
+            meta = json.loads((table.schema.metadata or {})[b"wsbench"])
+        except (pa.ArrowInvalid, KeyError, json.JSONDecodeError, OSError) as exc:
+            raise TableError(f"ground-truth table {path} is corrupt or truncated ({exc}); "
+                             f"re-import it with `wsbench data import`") from exc
+        return cls(meta["name"], meta["space"], table.replace_schema_metadata(None), meta.get("provenance"))
+
+    # -- schema -----------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self._table.num_rows
+
+    def __repr__(self) -> str:
+        return f"GroundTruth(name={self.name!r}, space={self.space!r}, rows={len(self)}, metrics={self.metrics()})"
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self._table.column_names)
+
+    def metrics(self) -> list[str]:
+        """Names of the numeric metrics (repeat columns folded into one name), in column order."""
+        out: list[str] = []
+        for col in self.columns:
+            if col == "key":
+                continue
+            m = _REPEAT.match(col)
+            base = m.group("metric") if m else col
+            if base not in out and pa.types.is_floating(self._table.schema.field(col).type):
+                out.append(base)
+        return out
+
+    def n_repeats(self, metric: str) -> int:
+        """Number of repeats stored for ``metric`` (1 when it has a single column)."""
+        if metric in self.columns:
+            return 1
+        n = sum(1 for c in self.columns if (m := _REPEAT.match(c)) and m.group("metric") == metric)
+        if n == 0:
+            raise TableError(f"table {self.name!r} has no metric {metric!r}; it has {self.metrics()}")
+        return n
+
+    def has(self, metric: str) -> bool:
+        return metric in self.columns or any(c.startswith(metric + "@") for c in self.columns)
+
+    # -- lookup -----------------------------------------------------------------------------------
+    @property
+    def keys(self) -> np.ndarray:
+        """All keys as a numpy object array (row order)."""
+        if self._keys is None:
+            self._keys = np.asarray(self._table.column("key").to_numpy(zero_copy_only=False), dtype=object)
+        return self._keys
+
+    def _key_index(self) -> pd.Index:
+        if self._index is None:
+            self._index = pd.Index(self.keys)
+        return self._index
+
+    def index(self, keys: Sequence[str] | np.ndarray | str,
+              missing: Literal["raise", "ignore"] = "raise") -> np.ndarray:
+        """Row positions of ``keys`` (``-1`` for unknown keys when ``missing='ignore'``)."""
+        scalar = isinstance(keys, str)
+        arr = np.asarray([keys] if scalar else keys, dtype=object)
+        idx = self._key_index().get_indexer(arr).astype(np.int64)
+        if missing == "raise" and (idx < 0).any():
+            bad = arr[idx < 0][:3].tolist()
+            raise KeyError(f"{int((idx < 0).sum())} architecture(s) not in table {self.name!r}, e.g. {bad}")
+        return idx
+
+    def contains(self, keys: Sequence[str] | np.ndarray) -> np.ndarray:
+        """Boolean mask: which keys the table knows."""
+        return self.index(keys, missing="ignore") >= 0
+
+    def column(self, name: str) -> np.ndarray:
+        """A whole column as numpy (cached)."""
+        if name not in self._cache:
+            if name not in self.columns:
+                raise TableError(f"table {self.name!r} has no column {name!r}; it has {self.columns}")
+            self._cache[name] = self._table.column(name).to_numpy(zero_copy_only=False)
+        return self._cache[name]
+
+    def repeats(self, metric: str) -> np.ndarray:
+        """Values of ``metric`` for every row and repeat, shape ``(rows, n_repeats)``."""
+        if metric in self.columns:
+            return self.column(metric)[:, None]
+        return np.stack([self.column(f"{metric}@{r}") for r in range(self.n_repeats(metric))], axis=1)
+
+    def values(self, metric: str, idx: np.ndarray | Sequence[int] | None = None,
+               repeat: int | Literal["mean"] = "mean") -> np.ndarray:
+        """Values of ``metric`` at rows ``idx`` (all rows when ``None``): mean over repeats or one repeat."""
+        key = f"{metric}#mean" if repeat == "mean" else f"{metric}@{repeat}"
+        if key not in self._cache:
+            rep = self.repeats(metric)
+            self._cache[key] = np.nanmean(rep, axis=1) if repeat == "mean" else rep[:, int(repeat)]
+        col = self._cache[key]
+        return col if idx is None else col[np.asarray(idx, dtype=np.int64)]
+
+    def sample_repeat(self, metric: str, idx: np.ndarray | Sequence[int], rng: np.random.Generator) -> np.ndarray:
+        """One randomly drawn repeat per query, as the NB101 API answers a query."""
+        idx = np.asarray(idx, dtype=np.int64)
+        rep = self.repeats(metric)
+        return rep[idx, rng.integers(0, rep.shape[1], size=idx.shape)]
+
+    def record(self, key: str) -> dict[str, Any]:
+        """All fields of one architecture as a plain dict (for display)."""
+        i = int(self.index(key)[0])
+        return {c: _py(self._table.column(c)[i].as_py()) for c in self.columns}
+
+    def to_pandas(self) -> pd.DataFrame:
+        return self._table.to_pandas()
+
+    def subset(self, mask: np.ndarray, name: str | None = None) -> GroundTruth:
+        """Rows where ``mask`` is true, as a new table (same provenance)."""
+        return GroundTruth(name or self.name, self.space, self._table.filter(pa.array(np.asarray(mask, bool))),
+                           self.provenance)
+
+
+def _py(v: Any) -> Any:
+    if isinstance(v, float) and np.isnan(v):
+        return None
+    return v

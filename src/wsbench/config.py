@@ -1,0 +1,188 @@
+"""One typed configuration tree for a super-net study: space, mapping f_ws, protocol P_ws, data, evaluation.
+
+Every heuristic is one field whose default mirrors *How to Train Your Super-Net* (Table 5, NB201 row) unless
+noted. Unknown keys are rejected with a message that names the key and lists the allowed ones.
+Presets live in ``configs/*.yaml``; ``load_config(path, overrides)`` applies ``key.sub=value`` overrides.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class _Cfg(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SpaceCfg(_Cfg):
+    """Which search space (and optional sub-space) the super-net covers."""
+
+    name: Literal["nb101", "nb201", "darts"] = "nb201"
+    subspace: str | None = None  # NB101: A1..A4, full, with_residual, without_residual
+
+
+class MappingCfg(_Cfg):
+    """The mapping f_ws from the search space to the super-net's shared weights."""
+
+    channels: int = 16  # initial channels C (Table 5: NB201 16)
+    cells_per_stage: int = 5  # N cells per stage (Table 5 "# layer": NB201 5)
+    op_map: Literal["edge", "node"] = "edge"  # ops on edges (default) or on nodes
+    bn_track_running_stats: bool = False  # Tr=F
+    bn_affine: bool = True  # A=T
+    bn_momentum: float = 0.1  # torch convention (1 - TF decay)
+    bn_eps: float = 1e-5
+    wsbn: bool = False  # one BN per incoming edge
+    path_dropout: float = 0.0  # drop a sampled incoming edge (training only)
+    global_dropout: float = 0.0  # dropout before the classifier (training only)
+    dynamic_channels: Literal["fixed", "shuffle", "interpolate", "disable"] = "fixed"  # NB101 only
+    kernel: Literal["separate", "single", "ofa"] = "separate"  # weight sharing across kernel sizes
+
+
+class ProtocolCfg(_Cfg):
+    """The super-net training protocol P_ws."""
+
+    optimizer: Literal["sgd", "rmsprop_tf"] = "sgd"
+    lr: float = 0.025
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 3e-3
+    rmsprop_eps: float = 1.0  # TF-style RMSprop epsilon (inside the square root), NB101 protocol
+    rmsprop_decay: float = 0.9
+    schedule: Literal["cosine", "constant"] = "cosine"
+    min_lr: float = 0.0
+    warmup_epochs: int = 0
+    epochs: int = 1000
+    batch_size: int = 128
+    grad_clip: float | None = 5.0
+    sampler: Literal["random_nas", "random_a", "fairnas", "pro_rata"] = "fairnas"
+    paths_per_batch: int = 1  # avg-k: k paths per batch, gradients averaged, one step
+    seed: int = 0
+    amp: bool = True  # bf16 autocast on GPU (ignored on CPU)
+    channels_last: bool = True  # on GPU
+    device: str = "auto"
+    max_minutes: float | None = None  # wall-clock budget for training (stops at an epoch boundary)
+
+
+class DataCfg(_Cfg):
+    """Dataset, split and augmentation."""
+
+    dataset: Literal["cifar10", "digits"] = "cifar10"
+    valid_fraction: float = Field(0.1, gt=0.0, lt=1.0)  # 90/10 split of the training set
+    train_portion: float = Field(0.9, gt=0.0, le=1.0)  # Table 5 "portion": NB201 0.9
+    split_seed: int = 0
+    resolution: int | None = None  # area-downsample images to this side (low fidelity); None = native
+    augment: bool = True  # random crop (4-pixel padding) + horizontal flip, on the training device
+
+
+class EvalCfg(_Cfg):
+    """Proxy evaluation of a fixed list of architectures against the ground truth."""
+
+    n_archs: int = 200
+    arch_seed: int = 0
+    bn_mode: Literal["bns-ft", "no-ft", "batch"] = "bns-ft"
+    bn_batches: int = 4  # K batches for BN re-estimation
+    bn_batch_size: int = 256
+    eval_batches: int = 8  # fixed evaluation batches of the validation split, reused for every arch
+    eval_batch_size: int = 256
+    ground_truth: str = "nb201:cifar10_test_200ep"  # table:metric
+    skt_threshold: float = 0.1  # percentage points
+    top_k: int = 3  # final searched model = mean ground truth of the top-k by proxy
+    eval_every: int | None = None  # epochs; None = only at the end
+    final: bool = True  # evaluate at the end of training
+
+
+class RunCfg(_Cfg):
+    """A whole super-net run."""
+
+    space: SpaceCfg = SpaceCfg()
+    mapping: MappingCfg = MappingCfg()
+    protocol: ProtocolCfg = ProtocolCfg()
+    data: DataCfg = DataCfg()
+    eval: EvalCfg = EvalCfg()
+    name: str = "run"
+
+
+class ConfigError(ValueError):
+    """A configuration file or override is invalid."""
+
+
+def _set_path(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = tree
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {dotted!r}: {p!r} is not a section")
+    node[parts[-1]] = value
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["protocol.lr=0.05", "mapping.wsbn=true"]`` -> nested dict (values parsed as YAML scalars)."""
+    tree: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not of the form section.key=value (e.g. protocol.lr=0.05)")
+        key, raw = item.split("=", 1)
+        _set_path(tree, key.strip(), yaml.safe_load(raw))
+    return tree
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def build_config(tree: dict[str, Any], source: str = "config") -> RunCfg:
+    """Validate a nested dict into ``RunCfg``; errors name the bad key and the allowed ones."""
+    try:
+        return RunCfg.model_validate(tree)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = ".".join(str(x) for x in err["loc"])
+            if err["type"] == "extra_forbidden":
+                section = _section_model(err["loc"][:-1])
+                allowed = ", ".join(section.model_fields) if section else "?"
+                lines.append(f"unknown key {loc!r} (allowed here: {allowed})")
+            else:
+                lines.append(f"{loc}: {err['msg']}")
+        raise ConfigError(f"invalid {source}: " + "; ".join(lines)) from None
+
+
+def _section_model(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    model: type[BaseModel] = RunCfg
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        if field is None or not isinstance(field.annotation, type) or not issubclass(field.annotation, BaseModel):
+            return None
+        model = field.annotation
+    return model
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> RunCfg:
+    """Load a YAML preset (or the defaults when ``path`` is None) and apply ``key=value`` overrides."""
+    tree: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        path = Path(path)
+        if not path.exists():
+            raise ConfigError(f"config file {path} does not exist (presets live in configs/)")
+        loaded = yaml.safe_load(path.read_text())
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path} must hold a mapping of sections, got {type(loaded).__name__}")
+        tree = loaded or {}
+        source = str(path)
+    if overrides:
+        tree = _merge(tree, parse_overrides(overrides))
+    return build_config(tree, source)
+
+
+def dump_config(cfg: RunCfg) -> str:
+    """YAML text of a full resolved config."""
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)

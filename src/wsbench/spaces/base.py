@@ -1,0 +1,77 @@
+"""The abstract search-space interface every space (NB101, NB201, DARTS) implements.
+
+A space is pure python + numpy (no torch). Architectures are immutable, hashable values.
+Three string forms matter:
+
+* ``format(arch)``: the space's official text form, parsed back by ``parse`` (round-trip).
+* ``key(arch)``: the key of the architecture in the space's ground-truth table
+  (NB101: the benchmark's isomorphism-invariant hash; NB201: the official ``|op~j|`` string;
+  DARTS: the canonical genotype string).
+* ``canonical_id(arch)``: an id shared by exactly the architectures that compute the same function
+  (isomorphism classes); sampling "unique architectures" (Random-A) is uniform over these.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Hashable, Sequence
+from typing import ClassVar, Generic, TypeVar
+
+import numpy as np
+
+A = TypeVar("A", bound=Hashable)
+
+
+class SearchSpace(ABC, Generic[A]):
+    """A cell-based search space."""
+
+    name: ClassVar[str]
+
+    # -- text forms -------------------------------------------------------------------------------
+    @abstractmethod
+    def parse(self, text: str) -> A:
+        """Parse the official text form; raise ``ValueError`` naming the text and the expected form."""
+
+    @abstractmethod
+    def format(self, arch: A) -> str:
+        """Official text form; ``parse(format(a)) == a``."""
+
+    @abstractmethod
+    def key(self, arch: A) -> str:
+        """Key of ``arch`` in the space's ground-truth tables."""
+
+    @abstractmethod
+    def canonical_id(self, arch: A) -> str:
+        """Isomorphism-invariant id (equal iff the two architectures compute the same function)."""
+
+    # -- validity and sampling --------------------------------------------------------------------
+    @abstractmethod
+    def is_valid(self, arch: A) -> bool:
+        """Whether ``arch`` belongs to the space."""
+
+    @abstractmethod
+    def sample(self, rng: np.random.Generator, n: int) -> list[A]:
+        """``n`` architectures drawn uniformly over (valid) encodings: the Random-NAS sampler."""
+
+    @abstractmethod
+    def sample_unique(self, rng: np.random.Generator, n: int) -> list[A]:
+        """``n`` distinct architectures drawn uniformly over isomorphism classes: Random-A."""
+
+    @abstractmethod
+    def neighbours(self, arch: A) -> list[A]:
+        """Neighbourhood used by greedy local search (excluding ``arch`` itself)."""
+
+    @abstractmethod
+    def num_params(self, arch: A) -> int:
+        """Trainable parameters of the stand-alone model at the benchmark's own macro setting."""
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def keys(self, archs: Sequence[A]) -> list[str]:
+        """Table keys of many architectures."""
+        return [self.key(a) for a in archs]
+
+
+def malformed(space: str, text: str, expected: str, why: str = "") -> ValueError:
+    """A ``ValueError`` that names the offending text and shows the expected form."""
+    detail = f" ({why})" if why else ""
+    return ValueError(f"malformed {space} architecture {text!r}{detail}; expected the form {expected}")
