@@ -1,1 +1,29 @@
-"""wsbench.supernet."""
+"""Weight-sharing super-nets (torch): one module per search space, built from the blocks in ``ops``.
+
+``build_supernet(space, mapping, num_classes)`` is the entry point; ``SuperNet.forward(x, arch)`` runs only the
+sampled path, ``standalone(arch)`` builds the plain network of one architecture from the same blocks and
+``copy_to_standalone(arch, model)`` loads the shared weights of the path into it.
+"""
+
+from __future__ import annotations
+
+from wsbench.config import MappingCfg
+from wsbench.supernet.base import SuperNet
+
+__all__ = ["SuperNet", "build_supernet", "SUPPORTED_SPACES"]
+
+SUPPORTED_SPACES = ("nb201",)
+
+
+def build_supernet(space: str, mapping: MappingCfg, num_classes: int, in_channels: int = 3) -> SuperNet:
+    """The super-net of ``space`` under the mapping ``mapping`` for ``num_classes`` outputs.
+
+    Raises ``ValueError`` for a space whose super-net is not implemented yet or that is unknown.
+    """
+    if space == "nb201":
+        from wsbench.supernet.nb201 import NB201SuperNet
+
+        return NB201SuperNet(mapping, num_classes, in_channels)
+    if space in ("nb101", "darts"):
+        raise ValueError(f"the {space} super-net is not implemented yet; available: {', '.join(SUPPORTED_SPACES)}")
+    raise ValueError(f"unknown search space {space!r}; expected one of nb101, nb201, darts")
