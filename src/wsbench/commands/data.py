@@ -10,6 +10,7 @@ import typer
 
 from wsbench.commands.common import fail
 
+_DATASET_FILES = ("cifar-10-python.tar.gz", "cifar10_jpeg_tree.tar.gz", "cifar10_jpeg_tree.tar", "cifar10_tree.tar.gz")
 DATA_DIR_HELP = "data directory (default $WSBENCH_DATA_DIR, else ~/.cache/wsbench)"
 
 
@@ -32,6 +33,31 @@ def table_summaries(data_dir: Path | None) -> list[dict[str, Any]]:
     return out
 
 
+def import_datasets(path: Path, data_dir: Path | None) -> list[str]:
+    """Import CIFAR-10 when ``path`` is (or holds) a CIFAR-10 source; skip it when the same file is cached."""
+    import hashlib
+
+    from wsbench.data.cifar10 import OFFICIAL_TARBALL, TREE_NAMES, cache_path, find_cifar10_source, import_cifar10
+    from wsbench.datadir import resolve_data_dir
+
+    if path.is_file() and path.name not in (OFFICIAL_TARBALL, *TREE_NAMES):
+        return []
+    source = find_cifar10_source(path)
+    if source is None:
+        return []
+    target = cache_path(resolve_data_dir(data_dir))
+    if source.is_file() and target.is_file():
+        import numpy as np
+
+        sha = hashlib.sha256(source.read_bytes()).hexdigest()
+        with np.load(target, allow_pickle=False) as z:
+            cached = json.loads(str(z["meta"])).get("sha256") if "meta" in z.files else None
+        if cached == sha:
+            return [f"cifar10  {source} already imported (sha256 {sha[:12]}) -> {target}"]
+    written = import_cifar10(source, data_dir)
+    return [f"imported {source} -> dataset 'cifar10' ({written})"]
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``data`` command group to ``app``."""
     data_app = typer.Typer(help="Import benchmark files and list the imported tables.", no_args_is_help=True)
@@ -50,11 +76,21 @@ def register(app: typer.Typer) -> None:
         from wsbench.benchmarks.table import TableError
         from wsbench.datadir import resolve_data_dir
 
+        from wsbench.data.errors import DatasetError
+
         try:
-            results = import_path(path, data_dir=data_dir, allow_pickle=allow_pickle)
-        except TableError as exc:
+            lines = import_datasets(path, data_dir)
+            if lines and path.is_file():  # a dataset file: nothing else to import
+                results = []
+            else:
+                results = import_path(path, data_dir=data_dir, allow_pickle=allow_pickle)
+        except (TableError, DatasetError) as exc:
             fail(str(exc))
+        for line in lines:
+            typer.echo(line)
         for r in results:
+            if r.skipped and r.path.name in _DATASET_FILES and lines:
+                continue
             if r.skipped:
                 typer.echo(f"skipped  {r.path} ({r.note.removeprefix('skipped: ')})")
             else:
