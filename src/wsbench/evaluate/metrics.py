@@ -1,0 +1,166 @@
+"""Ranking metrics that judge a super-net against a ground-truth table (numpy/scipy only).
+
+Conventions: all accuracies are in percent; ``proxy[i]`` and ``truth[i]`` describe the same architecture;
+``all_truth`` is the ground truth of every architecture of the table (the reference population for P>R).
+
+Metrics (after *How to Train Your Super-Net*, section 3 and appendix B):
+
+* ``kendall_tau``: Kendall's tau-b between proxy and ground truth (tau-b handles ties on either side).
+* ``sparse_kendall_tau``: the same after rounding the ground truth to a grid of ``threshold`` percentage points
+  (``np.round(truth / threshold) * threshold``, numpy's round-half-to-even), so architectures whose accuracies
+  fall into the same grid cell share a rank and negligible differences no longer decide the ordering.
+* ``spearman``: Spearman's rank correlation (ties get average ranks).
+* ``p_beat_random``: the paper's ``p = 1 - (1 - r / r_max) ** n`` (see the function for what it measures).
+* ``final_model_accuracy``: mean ground truth of the ``top_k`` architectures ranked best by the proxy.
+* ``supernet_accuracy``: mean proxy accuracy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+ArrayLike = Sequence[float] | np.ndarray
+
+
+class MetricError(ValueError):
+    """The inputs of a metric are malformed (length mismatch, empty, non-finite)."""
+
+
+def _pair(proxy: ArrayLike, truth: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    p = np.asarray(proxy, dtype=np.float64).ravel()
+    t = np.asarray(truth, dtype=np.float64).ravel()
+    if p.shape != t.shape:
+        raise MetricError(f"proxy has {p.size} values but truth has {t.size}; pass one value per architecture")
+    if p.size < 2:
+        raise MetricError(f"a rank correlation needs at least 2 architectures, got {p.size}")
+    if not (np.isfinite(p).all() and np.isfinite(t).all()):
+        raise MetricError("proxy and truth must be finite; drop architectures without ground truth first")
+    return p, t
+
+
+def _constant(x: np.ndarray) -> bool:
+    return bool(np.all(x == x[0]))
+
+
+def kendall_tau(proxy: ArrayLike, truth: ArrayLike) -> float:
+    """Kendall's tau-b between ``proxy`` and ``truth``; NaN when either side is constant."""
+    p, t = _pair(proxy, truth)
+    if _constant(p) or _constant(t):
+        return float("nan")
+    return float(stats.kendalltau(p, t, variant="b").statistic)
+
+
+def round_truth(truth: ArrayLike, threshold: float = 0.1) -> np.ndarray:
+    """Ground truth rounded to multiples of ``threshold`` percentage points (``np.round(truth / threshold)``)."""
+    if not threshold > 0:
+        raise MetricError(f"threshold must be > 0 percentage points, got {threshold}")
+    return np.round(np.asarray(truth, dtype=np.float64) / threshold) * threshold
+
+
+def sparse_kendall_tau(proxy: ArrayLike, truth: ArrayLike, threshold: float = 0.1) -> float:
+    """Sparse Kendall-Tau: tau-b between ``proxy`` and the ground truth rounded to ``threshold`` points.
+
+    Rounding puts accuracies that differ by less than the threshold (up to grid alignment) into the same
+    grid cell; architectures in one cell are tied and share a rank, which tau-b accounts for.
+    """
+    p, t = _pair(proxy, truth)
+    return kendall_tau(p, round_truth(t, threshold))
+
+
+def spearman(proxy: ArrayLike, truth: ArrayLike) -> float:
+    """Spearman's rank correlation (average ranks for ties); NaN when either side is constant."""
+    p, t = _pair(proxy, truth)
+    if _constant(p) or _constant(t):
+        return float("nan")
+    return float(stats.spearmanr(p, t).statistic)
+
+
+def quantile_rank(found_truth: float, all_truth: ArrayLike) -> float:
+    """``r / r_max``: the fraction of ``all_truth`` that is ``<=`` ``found_truth`` (rank counted from the bottom)."""
+    pop = np.asarray(all_truth, dtype=np.float64).ravel()
+    pop = pop[np.isfinite(pop)]
+    if pop.size == 0:
+        raise MetricError("all_truth holds no finite ground-truth value")
+    if not np.isfinite(found_truth):
+        raise MetricError(f"found_truth must be finite, got {found_truth}")
+    return float(np.count_nonzero(pop <= found_truth) / pop.size)
+
+
+def p_beat_random(found_truth: float, all_truth: ArrayLike, k: int = 3) -> float:
+    """The paper's "probability to surpass random search", ``p = 1 - (1 - r / r_max) ** k``.
+
+    Definitions used here:
+
+    * ``r`` = number of architectures in ``all_truth`` (the whole table) whose ground truth is ``<=``
+      ``found_truth``: the rank counted from the bottom, so ``q = r / r_max`` is the found architecture's
+      quantile and the best architecture of the table has ``q = 1``.
+    * ``r_max`` = number of architectures in the table (``len(all_truth)`` after dropping NaN).
+    * ``n = k``; in ``ranking_metrics`` the found architecture is the best-by-proxy one among the evaluated ones
+      and ``k = top_k``.
+
+    What the number measures: ``1 - q`` is the probability that one uniform random architecture is strictly
+    better than the found one, so ``(1 - q) ** k`` is the probability that *all* ``k`` independent random
+    draws are strictly better, and ``p`` is the probability that the found architecture is at least as good as
+    the *worst* of ``k`` random draws. For ``k = 1`` this is the probability of beating (or tying) a single
+    random architecture. It is not the probability of beating the best of ``k`` random draws (random search
+    with budget ``k``); that stricter number is ``q ** k`` (see ``p_beat_random_search``).
+    """
+    if k < 1:
+        raise MetricError(f"k must be >= 1, got {k}")
+    q = quantile_rank(found_truth, all_truth)
+    return float(1.0 - (1.0 - q) ** k)
+
+
+def p_beat_random_search(found_truth: float, all_truth: ArrayLike, k: int = 3) -> float:
+    """``q ** k``: probability that the found architecture is at least as good as the best of ``k`` random draws."""
+    if k < 1:
+        raise MetricError(f"k must be >= 1, got {k}")
+    return float(quantile_rank(found_truth, all_truth) ** k)
+
+
+def top_by_proxy(proxy: ArrayLike, k: int) -> np.ndarray:
+    """Indices of the ``k`` largest proxy values, best first (ties broken by list order)."""
+    p = np.asarray(proxy, dtype=np.float64).ravel()
+    if not 1 <= k <= p.size:
+        raise MetricError(f"top_k must be between 1 and the number of architectures ({p.size}), got {k}")
+    return np.argsort(-p, kind="stable")[:k]
+
+
+def final_model_accuracy(proxy: ArrayLike, truth: ArrayLike, top_k: int = 3) -> float:
+    """Mean ground truth of the ``top_k`` architectures ranked best by the proxy ("final searched model")."""
+    p, t = _pair(proxy, truth)
+    return float(t[top_by_proxy(p, top_k)].mean())
+
+
+def supernet_accuracy(proxy: ArrayLike) -> float:
+    """Mean proxy accuracy of the evaluated architectures."""
+    p = np.asarray(proxy, dtype=np.float64).ravel()
+    if p.size == 0:
+        raise MetricError("no proxy accuracies given")
+    return float(p.mean())
+
+
+def ranking_metrics(proxy: ArrayLike, truth: ArrayLike, all_truth: ArrayLike, threshold: float = 0.1,
+                    top_k: int = 3) -> dict[str, Any]:
+    """All metrics of one evaluation.
+
+    Keys: supernet_accuracy, kendall_tau, sparse_kendall_tau, spearman, p_beat_random (paper formula with
+    ``k = top_k``, found = best-by-proxy architecture), p_beat_random_search (``q ** top_k``), found_quantile
+    (``q``), final_model_accuracy (mean truth of the top ``top_k`` by proxy).
+    """
+    p, t = _pair(proxy, truth)
+    best = float(t[top_by_proxy(p, 1)[0]])
+    return {
+        "supernet_accuracy": supernet_accuracy(p),
+        "kendall_tau": kendall_tau(p, t),
+        "sparse_kendall_tau": sparse_kendall_tau(p, t, threshold),
+        "spearman": spearman(p, t),
+        "p_beat_random": p_beat_random(best, all_truth, top_k),
+        "p_beat_random_search": p_beat_random_search(best, all_truth, top_k),
+        "found_quantile": quantile_rank(best, all_truth),
+        "final_model_accuracy": final_model_accuracy(p, t, top_k),
+    }

@@ -1,0 +1,124 @@
+"""Judge a trained super-net: proxy accuracies of a fixed architecture list, ranking metrics, baseline, record.
+
+``evaluate_supernet`` builds the fixed BN batches (training split) and evaluation batches (validation split)
+from seeded generators, evaluates every architecture with ``evaluate_archs``, compares with the ground truth
+named by ``cfg.eval.ground_truth`` (``"table:metric"``), adds the parameter-count baseline (how well the
+stand-alone parameter count alone ranks the same architectures) and writes ``evals/<tag>.parquet``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from wsbench.atomic import atomic_path
+from wsbench.benchmarks.table import GroundTruth
+from wsbench.config import RunCfg
+from wsbench.evaluate import metrics as M
+from wsbench.evaluate.bn import effective_bn_mode
+from wsbench.evaluate.proxy import Batch, evaluate_archs
+
+#: Seed offsets so that BN and evaluation batches never share a generator stream.
+_BN_SEED, _EVAL_SEED = 1_000_003, 2_000_003
+
+
+def parse_ground_truth(spec: str) -> tuple[str, str]:
+    """``"nb201:cifar10_test_200ep"`` -> ``("nb201", "cifar10_test_200ep")``."""
+    table, sep, metric = spec.partition(":")
+    if not sep or not table or not metric:
+        raise ValueError(f"eval.ground_truth {spec!r} must be 'table:metric', e.g. 'nb201:cifar10_test_200ep'")
+    return table, metric
+
+
+def fixed_eval_batches(x: torch.Tensor, y: torch.Tensor, n_batches: int, batch_size: int, seed: int,
+                       splits: Any, device: torch.device) -> list[Batch]:
+    """``n_batches`` normalised, un-augmented batches drawn without replacement by a generator seeded ``seed``.
+
+    When the split holds fewer than ``n_batches * batch_size`` images, all of them are used (the last batch
+    may be smaller). The generator lives on the CPU, so the batches do not depend on the device.
+    """
+    from wsbench.data import fixed_batches
+
+    if n_batches < 1 or batch_size < 1:
+        raise ValueError(f"need >= 1 batch of >= 1 image, got {n_batches} x {batch_size}")
+    gen = torch.Generator().manual_seed(int(seed))
+    batches = fixed_batches(x, y, batch_size, n_batches, splits.mean, splits.std, generator=gen)
+    return [(xb.to(device), yb.to(device=device, dtype=torch.long)) for xb, yb in batches]
+
+
+def evaluate_supernet(model: nn.Module, cfg: RunCfg, splits: Any, table: GroundTruth, archs: list[Any],
+                      device: torch.device | str, out_dir: str | Path | None = None,
+                      tag: str = "final") -> dict[str, Any]:
+    """Evaluate ``archs`` on ``model`` and return the metrics (and write ``evals/<tag>.parquet`` to ``out_dir``).
+
+    Returned keys: supernet_accuracy, kendall_tau, sparse_kendall_tau, spearman, p_beat_random,
+    p_beat_random_search, found_quantile, final_model_accuracy, n_archs, bn_mode, bn_mode_effective,
+    ground_truth, params_spearman, params_kendall_tau, params_sparse_kendall_tau, eval_seconds,
+    archs_per_second.
+    """
+    from wsbench.spaces import get_space
+
+    ev = cfg.eval
+    device = torch.device(device)
+    table_name, metric = parse_ground_truth(ev.ground_truth)
+    if table_name != table.name:
+        raise ValueError(f"eval.ground_truth names table {table_name!r} but table {table.name!r} was given")
+    if not archs:
+        raise ValueError("no architectures to evaluate; draw them with select_eval_archs")
+    space = get_space(cfg.space.name)
+    keys = space.keys(archs)
+    truth = table.values(metric, table.index(keys))
+    if not np.isfinite(truth).all():
+        raise ValueError(f"{int((~np.isfinite(truth)).sum())} evaluated architectures have no {metric!r} value "
+                         f"in table {table.name!r}; draw the list with select_eval_archs")
+    all_truth = table.values(metric)
+    params = np.asarray([space.num_params(a) for a in archs], dtype=np.float64)
+
+    use_cuda = device.type == "cuda"
+    bn_batches = fixed_eval_batches(splits.train_x, splits.train_y, ev.bn_batches, ev.bn_batch_size,
+                                    ev.arch_seed + _BN_SEED, splits, device)
+    eval_batches = fixed_eval_batches(splits.valid_x, splits.valid_y, ev.eval_batches, ev.eval_batch_size,
+                                      ev.arch_seed + _EVAL_SEED, splits, device)
+    if use_cuda:
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    # channels-last inputs speed up evaluation on CPU too (bench/bench_eval.py), so the switch applies on both
+    proxy = evaluate_archs(model, archs, bn_batches, eval_batches, ev.bn_mode, amp=cfg.protocol.amp and use_cuda,
+                           channels_last=cfg.protocol.channels_last)
+    seconds = time.perf_counter() - start
+
+    result: dict[str, Any] = M.ranking_metrics(proxy, truth, all_truth, ev.skt_threshold, min(ev.top_k, len(archs)))
+    result.update({
+        "n_archs": len(archs),
+        "bn_mode": ev.bn_mode,
+        "bn_mode_effective": effective_bn_mode(model, ev.bn_mode),
+        "ground_truth": ev.ground_truth,
+        **_params_baseline(params, truth, ev.skt_threshold),
+        "eval_seconds": seconds,
+        "archs_per_second": len(archs) / seconds if seconds > 0 else float("inf"),
+    })
+    if out_dir is not None:
+        frame = pd.DataFrame({"key": keys, "proxy_acc": proxy, "truth": truth, "params": params.astype(np.int64)})
+        write_parquet(frame, Path(out_dir) / "evals" / f"{tag}.parquet")
+    return result
+
+
+def _params_baseline(params: np.ndarray, truth: np.ndarray, threshold: float) -> dict[str, float]:
+    if len(params) < 2:
+        return {"params_spearman": float("nan"), "params_kendall_tau": float("nan"),
+                "params_sparse_kendall_tau": float("nan")}
+    return {"params_spearman": M.spearman(params, truth), "params_kendall_tau": M.kendall_tau(params, truth),
+            "params_sparse_kendall_tau": M.sparse_kendall_tau(params, truth, threshold)}
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
+    """Write ``frame`` atomically as parquet."""
+    with atomic_path(path, suffix=".parquet") as tmp:
+        frame.to_parquet(tmp, index=False)
+    return path
