@@ -1,1 +1,16 @@
-"""wsbench.sampling."""
+"""wsbench.sampling: path samplers for super-net training (Random-NAS, Random-A, FairNAS, pro-rata)."""
+
+from wsbench.sampling.samplers import (
+    SAMPLERS,
+    FairNAS,
+    ProRata,
+    RandomA,
+    RandomNAS,
+    Sampler,
+    SamplerError,
+    make_sampler,
+    permuted_choices,
+)
+
+__all__ = ["SAMPLERS", "FairNAS", "ProRata", "RandomA", "RandomNAS", "Sampler", "SamplerError", "make_sampler",
+           "permuted_choices"]

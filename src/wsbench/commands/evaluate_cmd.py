@@ -1,0 +1,67 @@
+"""``wsbench eval RUN_DIR``: judge a trained super-net against the ground truth."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from wsbench.commands.common import fail
+
+
+def evaluate_run(run_dir: Path, data_dir: Path | None = None, overrides: list[str] | None = None,
+                 tag: str = "final") -> dict:
+    """Rebuild the super-net of ``run_dir`` from its config and newest checkpoint and evaluate it.
+
+    Writes ``metrics.json`` (when ``tag == "final"``), ``evals/<tag>.parquet`` and ``scatter.png``.
+    """
+    from wsbench.config import load_config
+    from wsbench.train.checkpoint import load_checkpoint
+    from wsbench.train.evalhook import eval_archs, run_evaluation
+    from wsbench.train.run import RunDir
+    from wsbench.train.setup import build_components
+
+    run = RunDir(run_dir)
+    if not run.config_path.exists():
+        raise FileNotFoundError(f"{run_dir} is not a run directory (no config.yaml); train one with `wsbench train`")
+    cfg = load_config(run.config_path, overrides or [])
+    comps = build_components(cfg, data_dir)
+    if comps.table is None:
+        raise FileNotFoundError(f"ground-truth table for {cfg.eval.ground_truth!r} is not imported; "
+                                f"run `wsbench data import ../shared/data`")
+    state = load_checkpoint(run.checkpoints)
+    model = comps.model_factory().to(comps.device)
+    model.load_state_dict(state["model"])
+    archs = eval_archs(run, comps, cfg)
+    if archs is not None and len(archs) != cfg.eval.n_archs:  # a different n asked for: draw a new list
+        archs = list(comps.select_archs(comps.space, comps.table, cfg.eval.n_archs, cfg.eval.arch_seed))
+    metrics = run_evaluation(model, comps, cfg, run, archs, int(state["epoch"]), int(state["step"]), tag=tag)
+    if tag == "final":
+        run.write_final_metrics(metrics)
+    return metrics
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("eval")
+    def evaluate(
+        run_dir: Path = typer.Argument(..., help="run directory written by `wsbench train`"),
+        bn_mode: str | None = typer.Option(None, "--bn-mode", help="bns-ft | no-ft | batch (default: the run's)"),
+        n_archs: int | None = typer.Option(None, "--n-archs", help="number of architectures (default: the run's)"),
+        data_dir: Path | None = typer.Option(None, "--data-dir", help="data directory (default $WSBENCH_DATA_DIR)"),
+    ) -> None:
+        """Evaluate a trained super-net on its fixed architecture list; write metrics.json and scatter.png."""
+        from wsbench.config import ConfigError
+        from wsbench.train.checkpoint import CheckpointError
+
+        overrides = []
+        if bn_mode is not None:
+            overrides.append(f"eval.bn_mode={bn_mode}")
+        if n_archs is not None:
+            overrides.append(f"eval.n_archs={n_archs}")
+        try:
+            metrics = evaluate_run(run_dir, data_dir, overrides)
+        except (ConfigError, CheckpointError, FileNotFoundError, ValueError) as exc:
+            fail(str(exc))
+        typer.echo(json.dumps(metrics, indent=2))
+        typer.echo(f"wrote {run_dir / 'metrics.json'} and {run_dir / 'scatter.png'}")
