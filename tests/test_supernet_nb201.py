@@ -215,9 +215,8 @@ def test_param_counts_match_nb201_definition() -> None:
 
 def test_build_and_arch_errors() -> None:
     assert isinstance(_net(), SuperNet)
-    for space in ("nb101", "darts"):
-        with pytest.raises(ValueError, match="not implemented yet"):
-            build_supernet(space, MappingCfg(), 10)
+    with pytest.raises(ValueError, match="op_map=node"):  # NB101 maps ops to nodes only
+        build_supernet("nb101", MappingCfg(op_map="edge"), 10)
     with pytest.raises(ValueError, match="unknown search space"):
         build_supernet("nb999", MappingCfg(), 10)
     with pytest.raises(ValueError, match="kernel"):

@@ -74,9 +74,8 @@ def register(app: typer.Typer) -> None:
         """Check benchmark files and convert them into compact tables (atomic: a failure changes nothing)."""
         from wsbench.benchmarks.importers import import_path
         from wsbench.benchmarks.table import TableError
-        from wsbench.datadir import resolve_data_dir
-
         from wsbench.data.errors import DatasetError
+        from wsbench.datadir import resolve_data_dir
 
         try:
             lines = import_datasets(path, data_dir)

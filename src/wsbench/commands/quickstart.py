@@ -42,7 +42,6 @@ def _dataset_available(name: str, data_dir: Path | None) -> bool:
     if name == "digits":
         return True
     from wsbench.data.cifar10 import cache_path
-
     from wsbench.datadir import resolve_data_dir
 
     return cache_path(resolve_data_dir(data_dir)).exists()

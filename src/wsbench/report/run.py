@@ -1,0 +1,267 @@
+"""The report of one super-net run: status, headline metrics with intervals and baselines, figures, config.
+
+Sections (HTML ids): ``status``, ``metrics``, ``bias``, ``ranking``, ``curves``, ``sampling``, ``training``,
+``config``. A section whose data is missing says so instead of disappearing, so a reader sees what was not
+measured.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wsbench.report import plots
+from wsbench.report.document import Alert, Code, Document, Figure, Section, Text, rows_table
+from wsbench.report.properties import PropertyError, key_texts, property_values
+from wsbench.report.rundata import RunData, correlation_rows, load_run, table_column_for
+
+#: The property the bias scatter is coloured by when the user names none.
+DEFAULT_COLOR_BY = {"nb101": "residual", "nb201": "n_conv3x3", "darts": "params"}
+#: Samplers compared in the coverage figure (NB101 Random-A needs the 423k-cell enumeration: left out).
+COVERAGE_SAMPLERS = {"nb201": ("random_nas", "random_a", "fairnas"), "nb101": ("random_nas", "fairnas")}
+_OTHER_METRICS = (("supernet_accuracy", "super-net accuracy (mean proxy, %)"),
+                  ("final_model_accuracy", "final model: mean ground truth of the top-k by proxy (%)"),
+                  ("p_beat_random", "P>R: probability to beat random (paper formula)"),
+                  ("found_quantile", "quantile of the best-by-proxy architecture in the table"),
+                  ("n_archs", "evaluated architectures"))
+
+
+def _ci(ci: tuple[float, float]) -> str:
+    lo, hi = ci
+    return "-" if not (np.isfinite(lo) and np.isfinite(hi)) else f"[{lo:.3f}, {hi:.3f}]"
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "-" if value is None else str(value)
+    return f"{v:.{digits}f}" if np.isfinite(v) else "-"
+
+
+def status_section(run: RunData) -> Section:
+    """Status table and a prominent alert for diverged, failed or unfinished runs."""
+    st = run.status
+    state = str(st.get("status", "unknown"))
+    sec = Section("status", "Status")
+    if state == "diverged":
+        sec.blocks.append(Alert(f"DIVERGED: training stopped at epoch {st.get('epoch', '?')}, step "
+                                f"{st.get('step', '?')}: {st.get('message', 'non-finite loss')}. Any metric below "
+                                f"comes from an earlier evaluation, not from a finished super-net.", "danger"))
+    elif state in ("failed", "interrupted"):
+        sec.blocks.append(Alert(f"The run {state}: {st.get('message', 'no message')}. Metrics may be partial.",
+                                "warning"))
+    elif state == "running":
+        sec.blocks.append(Alert("The run is still training: the numbers below are a snapshot.", "info"))
+    elif state == "unknown":
+        sec.blocks.append(Alert("status.json is missing: the run's state is unknown.", "warning"))
+    rows = [("status", state)]
+    for key in ("epoch", "step", "stopped", "device", "elapsed", "message"):
+        if key in st and st[key] is not None and not (key == "message" and state == "diverged"):
+            rows.append((key, f"{st[key]:.1f} s" if key == "elapsed" else str(st[key])))
+    if "updated" in st:
+        rows.append(("updated", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(st["updated"])))))
+    rows.append(("planned epochs", str(run.cfg("protocol", "epochs", "?"))))
+    sec.blocks.append(rows_table(("field", "value"), rows))
+    return sec
+
+
+def metrics_section(run: RunData, table: Any, seed: int, n_resamples: int) -> Section:
+    """Headline metrics; every correlation with its 95% bootstrap CI next to the #params (and FLOPs) baseline."""
+    sec = Section("metrics", "Headline metrics")
+    head = run.headline
+    if run.frame is None and not head:
+        sec.blocks.append(Alert("No evaluation yet: the run has no evals/*.parquet and no eval record.", "warning"))
+        return sec
+    source = "metrics.json (final evaluation)" if run.final else f"the latest evaluation record ({head.get('tag')})"
+    sec.blocks.append(Text(f"Ground truth {run.cfg('eval', 'ground_truth', '?')}, BN mode "
+                           f"{head.get('bn_mode', run.cfg('eval', 'bn_mode', '?'))}, s-KdT threshold "
+                           f"{run.threshold} points. Point values from {source}."))
+    if run.frame is not None:
+        frame = run.frame
+        baselines: dict[str, np.ndarray] = {}
+        if "params" in frame:
+            baselines["params"] = frame["params"].to_numpy(float)
+        flops = table_column_for(frame, table, "flops")
+        if flops is not None:
+            baselines["flops"] = flops
+        rows = correlation_rows(frame, run.threshold, baselines, seed, n_resamples)
+        headers = ["metric", "super-net", "95% CI"]
+        for name in baselines:
+            headers += [f"#{name} baseline" if name == "params" else f"{name.upper()} baseline", "95% CI"]
+        body = []
+        logged = run.tag == (head.get("tag") or "final")  # the point values were logged for this very table
+        if not logged:
+            sec.blocks.append(Text(f"The logged metrics do not belong to evals/{run.tag}.parquet: the table shows "
+                                   f"values recomputed from it."))
+        for r in rows:
+            value = head.get(r["metric"], r["supernet"]) if logged else r["supernet"]
+            line = [r["label"], _num(value), _ci(r["supernet_ci"])]
+            for name in baselines:
+                base = head.get(f"{name}_{r['metric']}", r[name]) if logged and name == "params" else r[name]
+                line += [_num(base), _ci(r[f"{name}_ci"])]
+            body.append(line)
+        sec.blocks.append(rows_table(headers, body, caption=f"Rank correlations with the ground truth over the "
+                                     f"{len(frame)} architectures of evals/{run.tag}.parquet; 95% percentile "
+                                     f"bootstrap intervals ({n_resamples} resamples of the architectures)."))
+        verdict = _verdict(rows, "params")
+        if verdict:
+            sec.blocks.append(Alert(verdict[0], verdict[1]))
+        if table is not None and flops is None:
+            sec.blocks.append(Text(f"Table {table.name!r} has no flops column: no FLOPs baseline."))
+    extra = [(label, _num(head[k], 0 if k == "n_archs" else 3)) for k, label in _OTHER_METRICS if k in head]
+    if extra:
+        sec.blocks.append(rows_table(("metric", "value"), extra))
+    return sec
+
+
+def _verdict(rows: list[dict[str, Any]], base: str) -> tuple[str, str] | None:
+    """One sentence: does the super-net rank better than counting parameters (on s-KdT)?"""
+    r = rows[0]
+    if base not in r or not (np.isfinite(r["supernet"]) and np.isfinite(r[base])):
+        return None
+    lo, hi = r["supernet_ci"]
+    if np.isfinite(lo) and lo > r[base]:
+        return (f"The super-net ranks better than the parameter count: s-KdT {r['supernet']:.3f} (CI low {lo:.3f}) "
+                f"> {r[base]:.3f}.", "info")
+    if np.isfinite(hi) and hi < r[base]:
+        return (f"The super-net ranks WORSE than simply counting parameters: s-KdT {r['supernet']:.3f} (CI high "
+                f"{hi:.3f}) < {r[base]:.3f}.", "warning")
+    return (f"The super-net does not rank clearly better than the parameter count: s-KdT {r['supernet']:.3f} vs "
+            f"{r[base]:.3f} (the baseline lies inside the 95% CI).", "warning")
+
+
+def bias_section(run: RunData, assets: Path, color_by: str | None) -> Section:
+    """Bias scatter (proxy vs truth, marginals) coloured by a structural property, and the rank-disorder plot."""
+    sec = Section("bias", "Proxy vs ground truth (bias)")
+    if run.frame is None:
+        sec.blocks.append(Text("No evaluation table: nothing to plot."))
+        return sec
+    from wsbench.spaces import get_space
+
+    prop = color_by or DEFAULT_COLOR_BY.get(run.space_name)
+    values = None
+    if prop:
+        try:
+            values = property_values(run.frame, prop, get_space(run.space_name),
+                                     key_texts(run.root / "evals" / "archs.json"))
+        except PropertyError as exc:
+            sec.blocks.append(Alert(f"cannot colour by {prop!r}: {exc}", "warning"))
+            prop = None
+    path = plots.bias_scatter_plot(run.frame, assets / "bias_scatter.png", values, prop or "",
+                                   categorical=False if prop == "params" else None,
+                                   title=f"{run.space_name}, evals/{run.tag}.parquet")
+    sec.blocks.append(Figure(path, f"Super-net proxy accuracy (y) against ground truth (x) of {len(run.frame)} "
+                                   f"architectures" + (f", coloured by {prop}" if prop else "") +
+                                   "; the side panels show both distributions, per group where coloured "
+                                   "(To Share or Not To Share, Fig. 3-4)."))
+    return sec
+
+
+def ranking_section(run: RunData, assets: Path) -> Section:
+    """Rank-disorder plot."""
+    sec = Section("ranking", "Ranking disorder")
+    if run.frame is None or len(run.frame) < 2:
+        sec.blocks.append(Text("Fewer than two evaluated architectures: no ranking to show."))
+        return sec
+    path = plots.rank_disorder_plot(run.frame["proxy_acc"].to_numpy(float), run.frame["truth"].to_numpy(float),
+                                    assets / "rank_disorder.png")
+    sec.blocks.append(Figure(path, "Each line joins an architecture's ground-truth rank (left) to its super-net rank "
+                                   "(right); crossing lines are ranking disorder (How to Train Your Super-Net, "
+                                   "Fig. 12)."))
+    return sec
+
+
+def curves_section(run: RunData, assets: Path) -> Section:
+    """Ranking metrics per evaluation epoch next to the parameter-count baseline."""
+    sec = Section("curves", "Metrics over training")
+    if not run.evals:
+        sec.blocks.append(Text("No evaluation records in metrics.jsonl."))
+        return sec
+    path = plots.metric_curves_plot(run.evals, assets / "metric_curves.png")
+    sec.blocks.append(Figure(path, "Rank correlations and accuracies at each evaluation; dashed: the same "
+                                   "correlation for the parameter count alone."))
+    keys = ("sparse_kendall_tau", "kendall_tau", "spearman", "params_sparse_kendall_tau", "supernet_accuracy",
+            "final_model_accuracy")
+    rows = [[r.get("tag", ""), r.get("epoch", "")] + [r.get(k) for k in keys] for r in run.evals]
+    sec.blocks.append(rows_table(("tag", "epoch", "s-KdT", "KdT", "Spearman", "#params s-KdT", "SN acc", "final"),
+                                 rows))
+    return sec
+
+
+def sampling_section(run: RunData, assets: Path, table: Any, n_paths: int, seed: int) -> Section:
+    """Ground-truth rank and accuracy of the paths each sampler draws."""
+    sec = Section("sampling", "Sampler coverage")
+    samplers = list(COVERAGE_SAMPLERS.get(run.space_name, ()))
+    if not samplers or table is None or n_paths <= 0:
+        why = ("disabled" if n_paths <= 0 else "the ground-truth table is not available" if table is None
+               else f"not drawn for space {run.space_name}")
+        sec.blocks.append(Text(f"Sampler coverage: {why}."))
+        return sec
+    own = str(run.cfg("protocol", "sampler", ""))
+    if own and own not in samplers and not (own == "random_a" and run.space_name == "nb101"):
+        samplers.append(own)
+    metric = str(run.cfg("eval", "ground_truth", ":")).partition(":")[2]
+    from wsbench.spaces import get_space
+
+    try:
+        path = plots.sampler_coverage_plot(get_space(run.space_name), table, metric, samplers,
+                                           assets / "sampler_coverage.png", n_paths=n_paths, seed=seed)
+    except (ValueError, KeyError) as exc:
+        sec.blocks.append(Alert(f"sampler coverage failed: {exc}", "warning"))
+        return sec
+    sec.blocks.append(Figure(path, f"{n_paths:,} paths per sampler (seed {seed}); the run used {own or '?'}. "
+                                   "A uniform sampler over architectures gives flat rank histograms "
+                                   "(How to Train Your Super-Net, Fig. 6)."))
+    return sec
+
+
+def training_section(run: RunData, assets: Path) -> Section:
+    """Loss, accuracy and learning rate per step."""
+    sec = Section("training", "Training curves")
+    if not run.train:
+        sec.blocks.append(Text("No training records in metrics.jsonl."))
+        return sec
+    path = plots.training_curves_plot(run.train, assets / "training_curves.png")
+    sec.blocks.append(Figure(path, "Training loss and accuracy of the sampled paths per logging interval."))
+    return sec
+
+
+def load_ground_truth(run: RunData, data_dir: Path | None) -> tuple[Any, str | None]:
+    """The run's ground-truth table (``eval.ground_truth``), or ``(None, reason)``."""
+    from wsbench.benchmarks.store import load_table
+    from wsbench.benchmarks.table import TableError
+
+    name = str(run.cfg("eval", "ground_truth", "")).partition(":")[0]
+    if not name:
+        return None, "the config names no ground truth"
+    try:
+        return load_table(name, data_dir), None
+    except (TableError, OSError) as exc:
+        return None, str(exc)
+
+
+def run_document(root: str | Path, assets: str | Path, color_by: str | None = None, data_dir: Path | None = None,
+                 coverage_paths: int = 10_000, seed: int = 0, n_resamples: int = 1000) -> Document:
+    """The report ``Document`` of the run in ``root``; figures are written into ``assets``."""
+    run = load_run(root)
+    assets = Path(assets).resolve()
+    assets.mkdir(parents=True, exist_ok=True)
+    table, why = load_ground_truth(run, data_dir)
+    name = run.config.get("name", Path(root).name)
+    doc = Document(f"wsbench run report: {name}",
+                   f"{run.space_name} super-net, sampler {run.cfg('protocol', 'sampler', '?')}, "
+                   f"{run.cfg('protocol', 'epochs', '?')} epochs, seed {run.cfg('protocol', 'seed', '?')}; "
+                   f"directory {Path(root).resolve()}")
+    doc.sections = [status_section(run), metrics_section(run, table, seed, n_resamples),
+                    bias_section(run, assets, color_by), ranking_section(run, assets), curves_section(run, assets),
+                    sampling_section(run, assets, table, coverage_paths, seed), training_section(run, assets),
+                    Section("config", "Configuration", [Code(run.config_text or "(no config.yaml)",
+                                                             "resolved config.yaml")])]
+    if table is None and why:
+        doc.sections[1].blocks.append(Text(f"Ground-truth table not loaded ({why}): no FLOPs baseline or sampler "
+                                           f"coverage."))
+    return doc
