@@ -27,7 +27,7 @@ lint: venv
 
 quickstart: venv
 	$(BIN)/wsbench data import $(SHARED)
-	$(BIN)/wsbench quickstart --out runs/quickstart
+	$(BIN)/wsbench quickstart --out runs/quickstart-$$(date +%Y%m%d-%H%M%S)
 
 search-demo: venv
 	$(BIN)/wsbench data import $(SHARED)
