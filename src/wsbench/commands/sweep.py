@@ -1,0 +1,143 @@
+"""``wsbench sweep|results|reproduce``: run factor studies over seeds on Ray, export their tables, reproduce papers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from wsbench.commands.common import fail
+
+FORMATS = ("table", "csv", "parquet", "json")
+
+
+def _load(study: str, fidelity: str | None) -> Any:
+    from wsbench.config import ConfigError
+    from wsbench.experiments.spec import StudyError, load_study
+
+    try:
+        return load_study(study, fidelity=fidelity)
+    except (StudyError, ConfigError) as exc:
+        fail(str(exc))
+
+
+def _expand(spec: Any) -> list[Any]:
+    from wsbench.config import ConfigError
+    from wsbench.experiments.spec import StudyError, expand
+
+    try:
+        return expand(spec)
+    except (StudyError, ConfigError) as exc:
+        fail(str(exc))
+
+
+def _print_result(row: dict[str, Any]) -> None:
+    extra = f"  {row['message']}" if row.get("status") != "finished" and row.get("message") else ""
+    typer.echo(f"{row['id']}  {row['status']:<9} factor={row['factor']} value={row['value']} seed={row['seed']}"
+               f"{extra}")
+
+
+def _run(spec: Any, out: Path, dry_run: bool, max_parallel: int | None, address: str | None, retry_diverged: bool,
+         data_dir: Path | None, num_cpus_per_run: int) -> None:
+    runs = _expand(spec)
+    if dry_run:
+        for run in runs:
+            typer.echo(run.line())
+        typer.echo(f"{len(runs)} runs", err=True)
+        return
+    from wsbench.experiments.runner import run_study
+
+    try:
+        summary = run_study(spec, out, max_parallel=max_parallel, address=address, retry_diverged=retry_diverged,
+                            num_cpus_per_run=num_cpus_per_run, data_dir=data_dir, on_result=_print_result)
+    except ValueError as exc:
+        fail(str(exc))
+    typer.echo(" ".join(f"{k}={v}" for k, v in summary.items()))
+    typer.echo(f"study directory: {out} (wsbench results {out})")
+
+
+def _write_report(study_dir: Path) -> Path:
+    """``study_dir/report.html``: the full report of ``wsbench.report`` when installed, else the minimal one."""
+    try:
+        from wsbench.report.build import build_report
+    except ImportError:
+        from wsbench.experiments.report import write_report
+
+        return write_report(study_dir)
+    return Path(build_report(study_dir).html)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("sweep")
+    def sweep(
+        study: str = typer.Argument(..., help="study YAML (or a name in studies/), e.g. studies/yu2020-nb201.yaml"),
+        dry_run: bool = typer.Option(False, "--dry-run", help="print one line per run (id first) and stop"),
+        max_parallel: int | None = typer.Option(None, "--max-parallel", help="runs in flight at most"),
+        address: str | None = typer.Option(None, "--address", help="existing Ray cluster (default: local Ray)"),
+        retry_diverged: bool = typer.Option(False, "--retry-diverged", help="start diverged runs again"),
+        out: Path | None = typer.Option(None, "--out", help="study directory (default results/<study name>)"),
+        data_dir: Path | None = typer.Option(None, "--data-dir", help="data directory (default $WSBENCH_DATA_DIR)"),
+        fidelity: str | None = typer.Option(None, "--fidelity", help="a fidelity level of the study, e.g. low"),
+        num_cpus_per_run: int = typer.Option(1, "--cpus-per-run", help="CPU cores per run"),
+    ) -> None:
+        """Run (or resume) every run of a study: only missing or unfinished runs are trained."""
+        spec = _load(study, fidelity)
+        _run(spec, out or Path("results") / spec.name, dry_run, max_parallel, address, retry_diverged, data_dir,
+             num_cpus_per_run)
+
+    @app.command("results")
+    def results(
+        study_dir: Path = typer.Argument(..., help="a study directory written by `wsbench sweep`"),
+        fmt: str = typer.Option("table", "--format", help="table, csv, parquet or json"),
+        out: Path | None = typer.Option(None, "--out", help="write to this file instead of the terminal"),
+    ) -> None:
+        """Mean ± std over seeds per factor value, status counts and the final-accuracy delta to the base."""
+        if fmt not in FORMATS:
+            fail(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        from wsbench.experiments.aggregate import display_table, study_info, summarize
+
+        try:
+            summary = summarize(study_dir)
+        except FileNotFoundError as exc:
+            fail(str(exc))
+        if fmt == "parquet" and out is None:
+            fail("--format parquet needs --out FILE")
+        if fmt == "table":
+            text = display_table(summary, study_info(study_dir).get("paper")).to_string(index=False) + "\n"
+        elif fmt == "csv":
+            text = summary.to_csv(index=False)
+        elif fmt == "json":
+            text = summary.to_json(orient="records", indent=2) + "\n"
+        else:
+            from wsbench.atomic import atomic_path
+
+            assert out is not None
+            with atomic_path(out) as tmp:
+                summary.to_parquet(tmp, index=False)
+            typer.echo(f"wrote {out}")
+            return
+        if out is None:
+            typer.echo(text, nl=False)
+        else:
+            from wsbench.atomic import write_text
+
+            write_text(out, text)
+            typer.echo(f"wrote {out}")
+
+    @app.command("reproduce")
+    def reproduce(
+        name: str = typer.Argument(..., help="a study in studies/, e.g. yu2020-nb201 or pourchot-nb101"),
+        fidelity: str = typer.Option("low", "--fidelity", help="low (a CPU-sized version) or paper"),
+        out: Path = typer.Option(..., "--out", help="study directory: results.sqlite and report.html go here"),
+        data_dir: Path | None = typer.Option(None, "--data-dir", help="data directory (default $WSBENCH_DATA_DIR)"),
+        max_parallel: int | None = typer.Option(None, "--max-parallel", help="runs in flight at most"),
+        address: str | None = typer.Option(None, "--address", help="existing Ray cluster (default: local Ray)"),
+        dry_run: bool = typer.Option(False, "--dry-run", help="print the runs and stop"),
+    ) -> None:
+        """Run a paper's study at a fidelity level, then write OUT/results.sqlite and OUT/report.html."""
+        spec = _load(name, fidelity)
+        _run(spec, out, dry_run, max_parallel, address, False, data_dir, 1)
+        if dry_run:
+            return
+        typer.echo(f"report: {_write_report(out)}")
