@@ -22,10 +22,10 @@ from typer.testing import CliRunner
 from wsbench.commands import sweep as sweep_cmd
 from wsbench.config import ConfigError
 from wsbench.experiments.aggregate import correlations, display_table, summarize
-from wsbench.experiments.report import write_report
 from wsbench.experiments.runner import run_dir, write_study_file
 from wsbench.experiments.spec import StudyError, expand, label_order, load_study, parse_study
 from wsbench.experiments.store import ResultStore
+from wsbench.report.build import build_report
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -225,8 +225,8 @@ def test_summarize_and_correlations(tmp_path):
     assert corr.loc["final_model_accuracy", "sparse_kendall_tau"] == pytest.approx(rho)
     shown = display_table(table, {"rows": [{"factor": "protocol.lr", "value": "0.1", "sparse_kendall_tau": 0.61}]})
     assert shown.loc[shown["value"] == "0.1", "paper s-KdT"].item() == "0.61"
-    report = write_report(study)
-    text = report.read_text()
+    report = build_report(study)
+    text = Path(report.html).read_text()
     assert "data:image/png;base64," in text and "91.5 ± 0.5" in text and "made up" in text
 
 

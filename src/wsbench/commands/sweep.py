@@ -58,13 +58,9 @@ def _run(spec: Any, out: Path, dry_run: bool, max_parallel: int | None, address:
 
 
 def _write_report(study_dir: Path) -> Path:
-    """``study_dir/report.html``: the full report of ``wsbench.report`` when installed, else the minimal one."""
-    try:
-        from wsbench.report.build import build_report
-    except ImportError:
-        from wsbench.experiments.report import write_report
+    """``study_dir/report.html`` (and ``report.md``), written by ``wsbench.report``."""
+    from wsbench.report.build import build_report
 
-        return write_report(study_dir)
     return Path(build_report(study_dir).html)
 
 

@@ -1,9 +1,9 @@
 """wsbench.experiments: studies at scale (factor sweeps over seeds on Ray, a SQLite results store, resume).
 
 ``load_study``/``expand`` turn a study YAML into runs; ``run_study`` trains the missing ones on Ray;
-``ResultStore`` holds the rows; ``summarize``/``correlations`` build the papers' tables; ``write_report`` writes
-a self-contained HTML page. Names are imported lazily so that a worker writing to the store loads neither pandas
-nor Ray nor torch.
+``ResultStore`` holds the rows; ``summarize``/``correlations`` build the papers' tables (``wsbench.report`` turns
+them into a self-contained HTML page). Names are imported lazily so that a worker writing to the store loads
+neither pandas nor Ray nor torch.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ _EXPORTS = {
     "execute_run": "runner", "plan": "runner", "run_study": "runner",
     "correlations": "aggregate", "display_table": "aggregate", "divergence": "aggregate", "per_run": "aggregate",
     "summarize": "aggregate",
-    "write_report": "report",
 }
 __all__ = sorted(_EXPORTS)
 

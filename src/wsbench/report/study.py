@@ -103,9 +103,13 @@ def _factors_section(agg: Any, summary: pd.DataFrame, info: dict[str, Any], asse
     if summary.empty:
         sec.blocks.append(Text("No runs recorded yet."))
         return sec
-    table = agg.display_table(summary, info.get("paper"))
-    sec.blocks.append(Table.from_frame(table, caption="Mean ± std over seeds of the final evaluation of finished "
-                                                      "runs; Δfinal: final-model accuracy minus the base setting."))
+    paper = info.get("paper")
+    table = agg.display_table(summary, paper)
+    caption = ("Mean ± std over seeds of the final evaluation of finished runs; Δfinal: final-model accuracy minus "
+               "the base setting.")
+    if paper and paper.get("source"):
+        caption += f" Paper columns: {paper['source']}."
+    sec.blocks.append(Table.from_frame(table, caption=caption))
     path = factor_influence_plot(summary, assets / "factor_influence.png")
     if path is not None:
         sec.blocks.append(Figure(path, "Influence of each factor on the final model (How to Train Your Super-Net, "
