@@ -12,11 +12,14 @@ from wsbench.supernet.base import SuperNet
 
 __all__ = ["SuperNet", "build_supernet", "SUPPORTED_SPACES"]
 
-SUPPORTED_SPACES = ("nb201",)
+SUPPORTED_SPACES = ("nb101", "nb201", "darts")
 
 
-def build_supernet(space: str, mapping: MappingCfg, num_classes: int, in_channels: int = 3) -> SuperNet:
+def build_supernet(space: str, mapping: MappingCfg, num_classes: int, in_channels: int = 3,
+                   subspace: str | None = None) -> SuperNet:
     """The super-net of ``space`` under the mapping ``mapping`` for ``num_classes`` outputs.
+
+    ``subspace`` (``SpaceCfg.subspace``) is needed by NB101 with ``mapping.dynamic_channels="disable"``.
 
     Raises ``ValueError`` for a space whose super-net is not implemented yet or that is unknown.
     """
@@ -24,6 +27,12 @@ def build_supernet(space: str, mapping: MappingCfg, num_classes: int, in_channel
         from wsbench.supernet.nb201 import NB201SuperNet
 
         return NB201SuperNet(mapping, num_classes, in_channels)
-    if space in ("nb101", "darts"):
-        raise ValueError(f"the {space} super-net is not implemented yet; available: {', '.join(SUPPORTED_SPACES)}")
+    if space == "darts":
+        from wsbench.supernet.darts import DartsSuperNet
+
+        return DartsSuperNet(mapping, num_classes, in_channels)
+    if space == "nb101":
+        from wsbench.supernet.nb101 import NB101SuperNet
+
+        return NB101SuperNet(mapping, num_classes, in_channels, subspace)
     raise ValueError(f"unknown search space {space!r}; expected one of nb101, nb201, darts")
