@@ -1,21 +1,54 @@
-"""``wsbench quickstart``: a low-fidelity NB201 super-net on CIFAR-10 on the CPU, judged against NB201."""
+"""``wsbench quickstart``: train a small NB201 super-net on the CPU and judge it against a ground truth.
+
+Two paths, chosen by ``--dataset`` (default: CIFAR-10 when it and the NB201 table are imported, else digits):
+
+* ``cifar10``: preset ``nb201-cpu`` (16x16 CIFAR-10, about 10 minutes), judged against the imported NB201 table.
+* ``digits``: needs no files at all. scikit-learn's digits, the NB201 space and a tiny network: it builds (or
+  reuses) the stand-alone ground truth ``standalone-nb201-digits`` (``--gt-n`` cells x ``--gt-seeds`` seeds,
+  embedded ``digits`` stand-alone protocol) in the data directory, then trains the super-net of preset
+  ``nb201-digits`` and evaluates it against that table. Without any data directory the default cache
+  (``~/.cache/wsbench``) is created, or a temporary folder when that is not writable; the output says which.
+
+Both write ``OUT/metrics.json`` (supernet_accuracy, kendall_tau, sparse_kendall_tau, spearman, p_beat_random,
+final_model_accuracy, n_archs, bn_mode, ground_truth, params_spearman, params_sparse_kendall_tau, ...) and
+``OUT/scatter.png``.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from wsbench.commands.common import fail
 
 PRESET = "nb201-cpu"
+DIGITS_PRESET_NAME = "nb201-digits"
+
+#: ``configs/nb201-digits.yaml`` embedded, so that the digits quickstart needs no file (kept equal by a test).
+DIGITS_PRESET: dict[str, Any] = {
+    "name": "nb201-digits",
+    "space": {"name": "nb201"},
+    "mapping": {"channels": 8, "cells_per_stage": 1, "op_map": "edge", "bn_track_running_stats": False,
+                "bn_affine": True},
+    "protocol": {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 3.0e-4,
+                 "schedule": "cosine", "epochs": 60, "batch_size": 64, "grad_clip": 5.0, "sampler": "random_nas",
+                 "max_minutes": 4.0},
+    "data": {"dataset": "digits", "valid_fraction": 0.25, "train_portion": 0.75, "augment": True},
+    "eval": {"n_archs": 80, "bn_mode": "bns-ft", "bn_batches": 4, "bn_batch_size": 128, "eval_batches": 3,
+             "eval_batch_size": 128, "ground_truth": "standalone-nb201-digits:test_acc", "skt_threshold": 1.0,
+             "top_k": 3},
+}
 
 _ROWS = (
     ("super-net accuracy (mean proxy %)", "supernet_accuracy"),
     ("Kendall-Tau", "kendall_tau"),
-    ("sparse Kendall-Tau (0.1 pp)", "sparse_kendall_tau"),
+    ("sparse Kendall-Tau", "sparse_kendall_tau"),
     ("Spearman", "spearman"),
     ("P>R (probability to beat random search)", "p_beat_random"),
     ("final searched model (mean GT of top-3, %)", "final_model_accuracy"),
@@ -38,13 +71,85 @@ def print_metrics(metrics: dict, title: str) -> None:
     Console().print(table)
 
 
-def _dataset_available(name: str, data_dir: Path | None) -> bool:
-    if name == "digits":
-        return True
+def _cifar_ready(data_dir: Path | None) -> tuple[bool, str]:
+    """Whether CIFAR-10 and the NB201 table are imported (and a note saying what is missing)."""
+    from wsbench.benchmarks.store import table_path
     from wsbench.data.cifar10 import cache_path
     from wsbench.datadir import resolve_data_dir
 
-    return cache_path(resolve_data_dir(data_dir)).exists()
+    ddir = resolve_data_dir(data_dir)
+    missing = [what for what, ok in (("CIFAR-10", cache_path(ddir).exists()),
+                                     ("the NB201 table", table_path("nb201", ddir).exists())) if not ok]
+    if missing:
+        return False, f"{' and '.join(missing)} not imported in {ddir}"
+    return True, f"CIFAR-10 and the NB201 table found in {ddir}"
+
+
+def _digits_data_dir(explicit: Path | None) -> tuple[Path, str]:
+    """The data directory of the digits path (created when needed) and a sentence saying where it is."""
+    from wsbench.datadir import ENV_VAR, resolve_data_dir
+
+    ddir = resolve_data_dir(explicit)
+    if explicit is not None or os.environ.get(ENV_VAR):
+        ddir.mkdir(parents=True, exist_ok=True)
+        return ddir, f"data directory {ddir}"
+    existed = ddir.exists()
+    try:
+        ddir.mkdir(parents=True, exist_ok=True)
+        probe = ddir / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError:
+        tmp = Path(tempfile.mkdtemp(prefix="wsbench-"))
+        return tmp, f"no writable data directory ({ddir}); using the temporary folder {tmp} (not kept)"
+    if existed:
+        return ddir, f"default data directory {ddir}"
+    return ddir, f"no data directory found; created the default cache {ddir} for the digits ground truth"
+
+
+def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = _merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _load_run_config(preset: str | None, dataset: str, overrides: list[str]) -> Any:
+    from wsbench.config import build_config, load_config, parse_overrides
+    from wsbench.presets import find_preset
+
+    if preset is None and dataset == "digits":
+        try:
+            return load_config(find_preset(DIGITS_PRESET_NAME), overrides)
+        except FileNotFoundError:  # installed without configs/: the embedded copy
+            return build_config(_merged(DIGITS_PRESET, parse_overrides(overrides)), "embedded nb201-digits")
+    return load_config(find_preset(preset or PRESET), overrides)
+
+
+def _digits_ground_truth(cfg: Any, ddir: Path, gt_n: int, gt_seeds: int, gt_protocol: str, gt_set: list[str],
+                         no_ray: bool, max_parallel: int | None) -> Any:
+    """Reuse the table named in ``cfg.eval.ground_truth`` when it has ``gt_n`` rows, else build it (resumable)."""
+    from wsbench.benchmarks.store import load_table, table_path
+    from wsbench.standalone.protocol import load_protocol
+    from wsbench.standalone.runner import build_standalone_table
+
+    name, _, metric = cfg.eval.ground_truth.partition(":")
+    if table_path(name, ddir).exists():
+        table = load_table(name, ddir)
+        if len(table) >= gt_n and table.has(metric):
+            typer.echo(f"ground truth: reusing table {name} ({len(table)} architectures, protocol "
+                       f"{table.provenance.get('protocol_name', '?')}, seeds {table.provenance.get('seeds')})")
+            return table
+    protocol = load_protocol(gt_protocol, gt_set, dataset="digits")
+    typer.echo(f"ground truth: training {gt_n} NB201 cells x {gt_seeds} seed(s) stand-alone on digits "
+               f"(protocol {protocol.name}: {protocol.train.epochs} epochs, C={protocol.mapping.channels}, "
+               f"N={protocol.mapping.cells_per_stage}) into table {name} ...")
+    t0 = time.time()
+    table, summary = build_standalone_table(cfg.space.name, protocol, gt_n, gt_seeds, name=name, data_dir=ddir,
+                                            backend="local" if no_ray else "ray", max_parallel=max_parallel)
+    typer.echo(f"ground truth: {len(table)} architectures in {time.time() - t0:.0f} s ({summary['ran']} units "
+               f"trained, {summary['skipped']} reused, {summary['failed']} failed)")
+    return table
 
 
 def register(app: typer.Typer) -> None:
@@ -52,37 +157,69 @@ def register(app: typer.Typer) -> None:
     def quickstart(
         out: Path = typer.Option(Path("runs/quickstart"), "--out", help="run directory"),
         data_dir: Path | None = typer.Option(None, "--data-dir", help="data directory (default $WSBENCH_DATA_DIR)"),
-        preset: str = typer.Option(PRESET, "--preset", help="preset name or YAML path"),
-        overrides: list[str] = typer.Argument(None, help="section.key=value overrides"),
+        dataset: str | None = typer.Option(None, "--dataset",
+                                           help="cifar10 or digits (default: cifar10 if imported, else digits)"),
+        preset: str | None = typer.Option(None, "--preset", help="preset name or YAML path "
+                                          "(default nb201-cpu for cifar10, nb201-digits for digits)"),
+        gt_n: int = typer.Option(80, "--gt-n", help="digits: cells in the stand-alone ground truth"),
+        gt_seeds: int = typer.Option(2, "--gt-seeds", help="digits: seeds per cell in the ground truth"),
+        gt_protocol: str = typer.Option("digits", "--gt-protocol", help="digits: stand-alone protocol preset/YAML"),
+        gt_set: list[str] = typer.Option(None, "--gt-set", help="digits: stand-alone protocol override "
+                                         "section.key=value (repeatable)"),
+        no_ray: bool = typer.Option(False, "--no-ray", help="digits: train the ground truth in this process"),
+        max_parallel: int | None = typer.Option(None, "--max-parallel", help="digits: ground-truth units in flight"),
+        overrides: list[str] = typer.Argument(None, help="section.key=value overrides of the super-net config"),
     ) -> None:
-        """Train a low-fidelity NB201 super-net on CIFAR-10 (CPU, ~10 min), evaluate 200 archs vs NB201."""
-        from wsbench.benchmarks.store import table_path
-        from wsbench.config import ConfigError, load_config
-        from wsbench.presets import find_preset
+        """Train a small NB201 super-net on the CPU (~10 min) and evaluate it against a ground truth."""
+        from wsbench.config import ConfigError
 
+        if dataset not in (None, "cifar10", "digits"):
+            fail(f"unknown dataset {dataset!r}; choose cifar10 or digits")
+        ready, note = _cifar_ready(data_dir)
+        if dataset is None:
+            dataset = "cifar10" if ready else "digits"
+            typer.echo(f"dataset: {dataset} ({note})")
+        else:
+            typer.echo(f"dataset: {dataset}")
+        if dataset == "cifar10" and not ready:
+            fail(f"quickstart on cifar10 needs the dataset and the NB201 table ({note}): run "
+                 f"`wsbench data import ../shared/data` first, or use --dataset digits (no files needed)")
         try:
-            cfg = load_config(find_preset(preset), overrides or [])
+            cfg = _load_run_config(preset, dataset, overrides or [])
         except (ConfigError, FileNotFoundError) as exc:
             fail(str(exc))
-        table_name = cfg.eval.ground_truth.partition(":")[0]
-        missing = []
-        if not _dataset_available(cfg.data.dataset, data_dir):
-            missing.append(f"dataset {cfg.data.dataset}")
-        if not table_path(table_name, data_dir).exists():
-            missing.append(f"ground-truth table {table_name}")
-        if missing:
-            fail(f"quickstart needs {' and '.join(missing)}: run `wsbench data import ../shared/data` first")
-        from wsbench.train import TrainingDiverged, train_supernet
-
+        if cfg.data.dataset != dataset:
+            fail(f"preset {cfg.name!r} trains on {cfg.data.dataset}, not {dataset}; pick a matching --preset")
         if out.exists() and (out / "checkpoints").exists():
             fail(f"{out} already holds a run; pass another --out or remove it")
         start = time.time()
-        try:
-            result = train_supernet(cfg, out, data_dir=data_dir)
-        except TrainingDiverged as exc:
-            fail(f"training diverged: {exc}", code=3)
-        metrics = result.get("metrics") or {}
-        print_metrics(metrics, f"{cfg.name}: {len(metrics) and metrics.get('n_archs')} architectures vs "
-                               f"{cfg.eval.ground_truth} ({time.time() - start:.0f} s)")
-        typer.echo(json.dumps({k: metrics.get(k) for _, k in _ROWS}, indent=None))
-        typer.echo(f"wrote {out / 'metrics.json'} and {out / 'scatter.png'}")
+        run_data_dir = data_dir
+        if dataset == "digits":
+            ddir, where = _digits_data_dir(data_dir)
+            typer.echo(where)
+            try:
+                table = _digits_ground_truth(cfg, ddir, gt_n, gt_seeds, gt_protocol, gt_set or [], no_ray,
+                                             max_parallel)
+            except ValueError as exc:
+                fail(str(exc))
+            if len(table) < cfg.eval.n_archs:
+                cfg = cfg.model_copy(update={"eval": cfg.eval.model_copy(update={"n_archs": len(table)})})
+            run_data_dir = ddir
+        _train_and_report(cfg, out, run_data_dir, start)
+
+
+def _train_and_report(cfg: Any, out: Path, data_dir: Path | None, start: float) -> None:
+    from wsbench.train import TrainingDiverged, train_supernet
+
+    typer.echo(f"super-net: preset {cfg.name} ({cfg.protocol.epochs} epochs, at most {cfg.protocol.max_minutes} "
+               f"min), judged on {cfg.eval.n_archs} architectures against {cfg.eval.ground_truth}")
+    try:
+        result = train_supernet(cfg, out, data_dir=data_dir)
+    except TrainingDiverged as exc:
+        fail(f"training diverged: {exc}", code=3)
+    metrics = result.get("metrics") or {}
+    print_metrics(metrics, f"{cfg.name}: {len(metrics) and metrics.get('n_archs')} architectures vs "
+                           f"{cfg.eval.ground_truth} (sparse KdT threshold {cfg.eval.skt_threshold} pp, "
+                           f"{time.time() - start:.0f} s)")
+    typer.echo(json.dumps({k: metrics.get(k) for _, k in _ROWS}, indent=None))
+    typer.echo(f"wrote {out / 'metrics.json'} and {out / 'scatter.png'}")
