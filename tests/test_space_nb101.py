@@ -248,3 +248,22 @@ def test_enumeration_matches_brute_force(data_dir: Path, max_vertices: int, max_
     sub = {name: int(cells.subspace_mask(name).sum()) for name in SUBSPACES}
     assert sub["with_residual"] + sub["without_residual"] == sub["full"] == len(cells)
     assert sum(sub[f"A{k}"] for k in range(1, 5)) == len(cells) - 1  # all but the bare in->out cell
+
+
+def test_space_restricted_to_a_subspace() -> None:
+    from wsbench.config import load_config
+    from wsbench.train.setup import space_of
+
+    space = NB101Space(subspace="A2")
+    rng = np.random.default_rng(0)
+    drawn = space.sample(rng, 30)
+    assert all(subspace_of(a) == "A2" for a in drawn)
+    assert all(space.is_valid(a) for a in drawn)
+    outside = NB101Space(subspace="A1").sample(rng, 5)
+    assert not any(space.is_valid(a) for a in outside)
+    with pytest.raises(ValueError, match="valid sub-spaces"):
+        NB101Space(subspace="A9")
+    cfg = load_config(None, ["space.name=nb101", "space.subspace=A3"])
+    assert space_of(cfg).subspace == "A3"
+    with pytest.raises(ValueError, match="only defined for nb101"):
+        space_of(load_config(None, ["space.subspace=A3"]))

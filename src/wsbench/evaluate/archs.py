@@ -106,8 +106,8 @@ def _from_table(space: SearchSpace[Any], table: GroundTruth, n: int, seed: int) 
         except ValueError:
             continue  # a row the space cannot represent (e.g. another sub-space's encoding)
         cid = space.canonical_id(arch)
-        if cid in seen or key != table.keys[row]:
-            continue
+        if cid in seen or key != table.keys[row] or not space.is_valid(arch):
+            continue  # seen already, a row the key does not match, or outside the space's sub-space
         seen.add(cid)
         chosen.append(arch)
         if len(chosen) == n:

@@ -62,7 +62,8 @@ def evaluate_supernet(model: nn.Module, cfg: RunCfg, splits: Any, table: GroundT
     ground_truth, params_spearman, params_kendall_tau, params_sparse_kendall_tau, eval_seconds,
     archs_per_second.
     """
-    from wsbench.spaces import get_space
+    from wsbench.search.problem import subspace_mask
+    from wsbench.train.setup import space_of
 
     ev = cfg.eval
     device = torch.device(device)
@@ -71,13 +72,13 @@ def evaluate_supernet(model: nn.Module, cfg: RunCfg, splits: Any, table: GroundT
         raise ValueError(f"eval.ground_truth names table {table_name!r} but table {table.name!r} was given")
     if not archs:
         raise ValueError("no architectures to evaluate; draw them with select_eval_archs")
-    space = get_space(cfg.space.name)
+    space = space_of(cfg)
     keys = space.keys(archs)
     truth = table.values(metric, table.index(keys))
     if not np.isfinite(truth).all():
         raise ValueError(f"{int((~np.isfinite(truth)).sum())} evaluated architectures have no {metric!r} value "
                          f"in table {table.name!r}; draw the list with select_eval_archs")
-    all_truth = table.values(metric)
+    all_truth = table.values(metric)[subspace_mask(table, cfg.space.name, cfg.space.subspace)]  # r_max: (sub-)space
     params = np.asarray([space.num_params(a) for a in archs], dtype=np.float64)
 
     use_cuda = device.type == "cuda"

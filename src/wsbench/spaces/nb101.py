@@ -346,6 +346,8 @@ class NB101Space(SearchSpace[NB101Arch]):
     """NAS-Bench-101 (``max_vertices=7, max_edges=9``; smaller budgets give nested sub-spaces for tests).
 
     ``data_dir`` is where the enumeration of unique cells is cached (default: the resolved data directory).
+    ``subspace`` (A1..A4, with_residual, without_residual, full) restricts validity and is the default of
+    ``sample``/``sample_unique``, so that training and evaluation stay inside one sub-space.
     """
 
     name = "nb101"
@@ -355,12 +357,14 @@ class NB101Space(SearchSpace[NB101Arch]):
         max_vertices: int = MAX_VERTICES,
         max_edges: int = MAX_EDGES,
         data_dir: str | os.PathLike[str] | None = None,
+        subspace: str = "full",
     ) -> None:
         if not 2 <= max_vertices <= MAX_VERTICES or max_edges < 1:
             raise ValueError(
                 f"NB101 budget needs 2 <= max_vertices <= 7 and max_edges >= 1, got {max_vertices}, {max_edges}"
             )
         self.max_vertices, self.max_edges, self.data_dir = max_vertices, max_edges, data_dir
+        self.subspace = check_subspace(subspace)
 
     def parse(self, text: str) -> NB101Arch:
         """Parse ``"<bits>|<ops>"``."""
@@ -379,13 +383,16 @@ class NB101Space(SearchSpace[NB101Arch]):
         return arch_key(arch)
 
     def is_valid(self, arch: NB101Arch) -> bool:
-        """Has an input->output path and, pruned, fits the vertex and edge budget."""
+        """Has an input->output path and, pruned, fits the vertex and edge budget and the space's sub-space."""
         p = prune(arch)
-        return p is not None and p.n_vertices <= self.max_vertices and p.num_edges <= self.max_edges
+        return (p is not None and p.n_vertices <= self.max_vertices and p.num_edges <= self.max_edges
+                and in_subspace(p, self.subspace))
 
-    def sample(self, rng: np.random.Generator, n: int, subspace: str = "full") -> list[NB101Arch]:
+    def sample(self, rng: np.random.Generator, n: int, subspace: str | None = None) -> list[NB101Arch]:
         """Random-NAS: uniform over encodings (random upper-triangular matrix bits and ops of ``max_vertices``
-        vertices), rejecting until the pruned cell is valid (and in ``subspace``); returns pruned cells."""
+        vertices), rejecting until the pruned cell is valid (and in ``subspace``, default the space's own);
+        returns pruned cells."""
+        subspace = subspace or self.subspace
         check_subspace(subspace)
         v = self.max_vertices
         iu, ju = np.triu_indices(v, k=1)
@@ -407,11 +414,12 @@ class NB101Space(SearchSpace[NB101Arch]):
                     break
         return out
 
-    def sample_unique(self, rng: np.random.Generator, n: int, subspace: str = "full") -> list[NB101Arch]:
-        """Random-A: ``n`` distinct cells drawn uniformly over the unique cells (exact: uses the cached
-        enumeration of the space, building it on first use)."""
+    def sample_unique(self, rng: np.random.Generator, n: int, subspace: str | None = None) -> list[NB101Arch]:
+        """Random-A: ``n`` distinct cells drawn uniformly over the unique cells of ``subspace`` (default the
+        space's own; exact: uses the cached enumeration of the space, building it on first use)."""
         from wsbench.spaces.nb101_enum import enumerate_cells
 
+        subspace = subspace or self.subspace
         table = enumerate_cells(self.max_vertices, self.max_edges, data_dir=self.data_dir)
         idx = np.flatnonzero(table.subspace_mask(subspace))
         if n > idx.size:

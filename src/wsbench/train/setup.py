@@ -72,16 +72,16 @@ def load_ground_truth(cfg: EvalCfg, data_dir: Path | None) -> Any:
 def build_components(cfg: RunCfg, data_dir: Path | None, need_table: bool = True) -> Components:
     """Build the real components of ``cfg`` (imports torch-side modules lazily)."""
     from wsbench.data import load_splits
-    from wsbench.spaces import get_space
     from wsbench.supernet import build_supernet
 
     device = resolve_device(cfg.protocol.device)
     splits = load_splits(cfg.data, data_dir, device)
-    space = get_space(cfg.space.name)
+    space = space_of(cfg)
     in_channels = int(splits.train_x.shape[1])
 
     def model_factory() -> torch.nn.Module:
-        return build_supernet(cfg.space.name, cfg.mapping, splits.num_classes, in_channels=in_channels)
+        return build_supernet(cfg.space.name, cfg.mapping, splits.num_classes, in_channels=in_channels,
+                              subspace=cfg.space.subspace)
 
     table = load_ground_truth(cfg.eval, data_dir) if need_table else None
     evaluate = select = None
@@ -90,6 +90,18 @@ def build_components(cfg: RunCfg, data_dir: Path | None, need_table: bool = True
 
         evaluate, select = evaluate_supernet, select_eval_archs
     return Components(device, splits, space, model_factory, None, table, evaluate, select)
+
+
+def space_of(cfg: RunCfg) -> Any:
+    """The search space of ``cfg``, restricted to ``cfg.space.subspace`` when one is set (NB101 only)."""
+    from wsbench.spaces import get_space
+
+    if cfg.space.subspace is None:
+        return get_space(cfg.space.name)
+    if cfg.space.name != "nb101":
+        raise ValueError(f"space.subspace={cfg.space.subspace!r} is only defined for nb101 (A1..A4, "
+                         f"with_residual, without_residual, full)")
+    return get_space("nb101", subspace=cfg.space.subspace)
 
 
 def seed_from(*parts: int) -> int:
