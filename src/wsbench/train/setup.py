@@ -75,6 +75,8 @@ def build_components(cfg: RunCfg, data_dir: Path | None, need_table: bool = True
     from wsbench.supernet import build_supernet
 
     device = resolve_device(cfg.protocol.device)
+    if cfg.protocol.threads is not None:
+        torch.set_num_threads(int(cfg.protocol.threads))
     splits = load_splits(cfg.data, data_dir, device)
     space = space_of(cfg)
     in_channels = int(splits.train_x.shape[1])
