@@ -438,3 +438,34 @@ def test_progress_bar_quiet_and_terminal(monkeypatch):
         assert p.enabled
         p.advance(3, {"loss": 1.0, "acc": 50.0}, epoch=1)
         assert p._progress.tasks[0].completed == 5
+
+
+def test_tensorboard_mirrors_the_metrics_log(tmp_path, monkeypatch):
+    from wsbench.train import run as run_mod
+
+    scalars: list[tuple[str, float, int]] = []
+
+    class FakeWriter:
+        def __init__(self, log_dir: str) -> None:
+            assert log_dir.endswith("tensorboard")
+
+        def add_scalar(self, tag: str, value: float, step: int) -> None:
+            scalars.append((tag, value, step))
+
+        def flush(self) -> None:
+            pass
+
+    monkeypatch.setattr(loop_mod, "LOG_EVERY", 4)
+    monkeypatch.setattr(run_mod, "_summary_writer_class", lambda: FakeWriter)
+    train_supernet(_cfg(epochs=1, tensorboard=True), tmp_path / "tb", components=_components())
+    recs = _records(tmp_path / "tb")
+    assert [(t, v, s) for t, v, s in scalars if t == "train/loss"] == [("train/loss", r["loss"], r["step"])
+                                                                        for r in recs]
+
+    def missing() -> None:
+        raise ImportError("No module named 'tensorboard'")
+
+    monkeypatch.setattr(run_mod, "_summary_writer_class", missing)
+    with pytest.warns(UserWarning, match="pip install tensorboard"):
+        train_supernet(_cfg(epochs=1, tensorboard=True), tmp_path / "tb2", components=_components())
+    assert _records(tmp_path / "tb2")  # training went on and logged

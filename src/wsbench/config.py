@@ -64,6 +64,7 @@ class ProtocolCfg(_Cfg):
     amp: bool = True  # bf16 autocast on GPU (ignored on CPU)
     channels_last: bool = True  # on GPU
     device: str = "auto"
+    tensorboard: bool = False  # mirror metrics.jsonl to TensorBoard event files (needs the tensorboard package)
     threads: int | None = None  # CPU intra-op threads (torch.set_num_threads); None = torch's default
     max_minutes: float | None = None  # wall-clock budget for training (stops at an epoch boundary)
 

@@ -238,6 +238,8 @@ def _prepare_run(cfg: RunCfg, out_dir: Path, resume: bool) -> RunDir:
         warnings.warn(f"resuming {out_dir} with a config that differs from its config.yaml; the new one is used "
                       f"and saved", stacklevel=3)
     run.create()
+    if cfg.protocol.tensorboard:
+        run.enable_tensorboard()
     run.write_config(cfg)
     if not resume:  # a fresh run: forget the log and evaluation list of an earlier attempt without checkpoint
         for stale in (run.metrics_path, run.evals / ARCHS_FILE):

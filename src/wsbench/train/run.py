@@ -11,11 +11,19 @@ import json
 import math
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 from wsbench.atomic import write_json, write_text
 from wsbench.config import RunCfg, dump_config
+
+
+def _summary_writer_class() -> Any:
+    """``torch.utils.tensorboard.SummaryWriter`` (raises ImportError when tensorboard is not installed)."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter
 
 
 def _clean(value: Any) -> Any:
@@ -42,6 +50,21 @@ class RunDir:
         self.metrics_path = self.root / "metrics.jsonl"
         self.status_path = self.root / "status.json"
         self.final_metrics_path = self.root / "metrics.json"
+        self._tensorboard: Any = None
+
+    def enable_tensorboard(self) -> bool:
+        """Mirror every numeric field of ``metrics.jsonl`` to TensorBoard event files in ``tensorboard/``.
+
+        Needs the ``tensorboard`` package; without it a warning says so and training goes on without it.
+        """
+        try:
+            writer_cls = _summary_writer_class()
+        except ImportError as exc:
+            warnings.warn(f"protocol.tensorboard is on but TensorBoard is not available ({exc}); "
+                          f"install it with `pip install tensorboard`", stacklevel=2)
+            return False
+        self._tensorboard = writer_cls(log_dir=str(self.root / "tensorboard"))
+        return True
 
     def create(self) -> None:
         self.checkpoints.mkdir(parents=True, exist_ok=True)
@@ -56,6 +79,12 @@ class RunDir:
             fh.write(line)
             fh.flush()
             os.fsync(fh.fileno())
+        if self._tensorboard is not None:
+            kind, step = record.get("kind", "train"), int(record.get("step", 0))
+            for key, value in record.items():
+                if key not in ("kind", "step", "epoch") and isinstance(value, int | float) and math.isfinite(value):
+                    self._tensorboard.add_scalar(f"{kind}/{key}", value, step)
+            self._tensorboard.flush()
 
     def read_metrics(self) -> list[dict[str, Any]]:
         """All records of ``metrics.jsonl`` (an unreadable trailing line from a crash is dropped)."""
