@@ -1,0 +1,201 @@
+"""The stand-alone training protocol P_proxy: how one architecture is trained from scratch to get its ground truth.
+
+A protocol is a small typed config (``StandaloneProtocol``): the macro setting of the network (``MappingCfg``:
+channels, cells per stage, batch-norm flags; the stand-alone network always tracks running statistics when the
+preset says so), the optimiser and schedule (``TrainSpec``) and the data (``DataCfg``).
+
+Presets (also shipped as ``configs/standalone-*.yaml``; ``load_protocol`` accepts a preset name or a YAML path):
+
+* ``nb201``: the NAS-Bench-201 protocol: SGD with Nesterov momentum 0.9, lr 0.1 with cosine decay to 0, weight
+  decay 5e-4, batch 256, 200 epochs, C=16, N=5 cells per stage, crop + flip augmentation.
+* ``nb101``: the NAS-Bench-101 protocol (also used by *To Share or Not to Share*): TF-style RMSprop (decay 0.9,
+  momentum 0.9, eps 1 inside the square root), lr 0.2 with cosine decay, weight decay 1e-4, batch 256,
+  108 epochs, C=128, 3 cells per stack, BN momentum 0.003 (TF decay 0.997) and eps 1e-5.
+* ``cpu``: the NB201 recipe scaled for a CPU: 16x16 CIFAR-10, C=8, N=1, batch 128, 4 epochs.
+* ``digits``: a tiny protocol for scikit-learn digits (8x8, 1 channel), used by ``wsbench quickstart``:
+  C=8, N=1, batch 64, 4 epochs, 60/20/20 split. Four epochs, not more: longer training pushes every cell to
+  97-99% test accuracy, where the 359 test images cannot tell cells apart; after 4 epochs cells spread over
+  about 86-97% and two seeds of the same cells agree in rank (Spearman about 0.7 on a 10-cell probe).
+
+The two benchmarks train on their own splits (NB201's 200-epoch test numbers train on train+valid); here every
+protocol trains on the train part of ``DataCfg`` and reports the accuracy on its valid part and on the test set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from wsbench.config import DataCfg, MappingCfg, ProtocolCfg, parse_overrides
+
+
+class StandaloneError(ValueError):
+    """A stand-alone protocol, plan or result directory is invalid or inconsistent."""
+
+
+class _Cfg(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class TrainSpec(_Cfg):
+    """Optimiser, schedule and evaluation settings of stand-alone training."""
+
+    optimizer: Literal["sgd", "rmsprop_tf"] = "sgd"
+    lr: float = Field(0.1, gt=0.0)
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    rmsprop_eps: float = 1.0
+    rmsprop_decay: float = 0.9
+    schedule: Literal["cosine", "constant"] = "cosine"
+    min_lr: float = 0.0
+    warmup_epochs: int = 0
+    epochs: int = Field(200, ge=1)
+    batch_size: int = Field(256, ge=1)
+    grad_clip: float | None = None
+    eval_batch_size: int = Field(512, ge=1)
+    amp: bool = True  # bf16 autocast on GPU only
+    channels_last: bool = True  # on GPU only
+    device: str = "auto"
+    num_threads: int = Field(1, ge=1)  # torch threads per worker process (CPU)
+
+
+class StandaloneProtocol(_Cfg):
+    """A whole stand-alone protocol: network setting, training and data."""
+
+    name: str = "standalone"
+    description: str = ""
+    space: Literal["nb101", "nb201", "darts"] | None = None  # the space the preset is meant for (None: any)
+    mapping: MappingCfg = MappingCfg(bn_track_running_stats=True)
+    train: TrainSpec = TrainSpec()
+    data: DataCfg = DataCfg()
+
+    def protocol_cfg(self) -> ProtocolCfg:
+        """The optimiser/schedule fields as a ``ProtocolCfg`` (for ``build_optimizer`` / ``build_schedule``)."""
+        t = self.train
+        return ProtocolCfg(optimizer=t.optimizer, lr=t.lr, momentum=t.momentum, nesterov=t.nesterov,
+                           weight_decay=t.weight_decay, rmsprop_eps=t.rmsprop_eps, rmsprop_decay=t.rmsprop_decay,
+                           schedule=t.schedule, min_lr=t.min_lr, warmup_epochs=t.warmup_epochs, epochs=t.epochs,
+                           batch_size=t.batch_size, grad_clip=t.grad_clip, amp=t.amp,
+                           channels_last=t.channels_last, device=t.device)
+
+    def fingerprint(self) -> str:
+        """Hash of everything that changes the trained numbers (not the name, description, device or threads)."""
+        tree = self.model_dump(mode="json")
+        for k in ("name", "description", "space"):
+            tree.pop(k)
+        for k in ("device", "num_threads", "eval_batch_size"):
+            tree["train"].pop(k)
+        return hashlib.sha256(json.dumps(tree, sort_keys=True).encode()).hexdigest()[:16]
+
+    def with_dataset(self, dataset: str) -> StandaloneProtocol:
+        """The same protocol on another dataset (``cifar10`` or ``digits``)."""
+        return self.model_validate({**self.model_dump(), "data": {**self.data.model_dump(), "dataset": dataset}})
+
+
+_NB201: dict[str, Any] = {
+    "name": "standalone-nb201",
+    "description": "NAS-Bench-201 protocol: SGD Nesterov 0.9, lr 0.1 cosine, wd 5e-4, batch 256, 200 epochs",
+    "space": "nb201",
+    "mapping": {"channels": 16, "cells_per_stage": 5, "bn_track_running_stats": True, "bn_affine": True,
+                "bn_momentum": 0.1, "bn_eps": 1e-5},
+    "train": {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4,
+              "schedule": "cosine", "epochs": 200, "batch_size": 256, "grad_clip": None},
+    "data": {"dataset": "cifar10", "valid_fraction": 0.1, "train_portion": 0.9, "augment": True},
+}
+_NB101: dict[str, Any] = {
+    "name": "standalone-nb101",
+    "description": "NAS-Bench-101 protocol: TF RMSprop lr 0.2 cosine, momentum 0.9, eps 1, wd 1e-4, batch 256, "
+                   "108 epochs",
+    "space": "nb101",
+    "mapping": {"channels": 128, "cells_per_stage": 3, "op_map": "node", "bn_track_running_stats": True,
+                "bn_affine": True, "bn_momentum": 0.003, "bn_eps": 1e-5},
+    "train": {"optimizer": "rmsprop_tf", "lr": 0.2, "momentum": 0.9, "rmsprop_eps": 1.0, "rmsprop_decay": 0.9,
+              "weight_decay": 1e-4, "schedule": "cosine", "epochs": 108, "batch_size": 256, "grad_clip": None},
+    "data": {"dataset": "cifar10", "valid_fraction": 0.1, "train_portion": 0.9, "augment": True},
+}
+_CPU: dict[str, Any] = {
+    "name": "standalone-cpu",
+    "description": "NB201 recipe scaled for a CPU: 16x16 images, C=8, N=1, batch 128, 4 epochs",
+    "space": None,
+    "mapping": {"channels": 8, "cells_per_stage": 1, "bn_track_running_stats": True, "bn_affine": True},
+    "train": {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4,
+              "schedule": "cosine", "epochs": 4, "batch_size": 128, "grad_clip": 5.0},
+    "data": {"dataset": "cifar10", "valid_fraction": 0.1, "train_portion": 0.9, "resolution": 16, "augment": True},
+}
+_DIGITS: dict[str, Any] = {
+    "name": "standalone-digits",
+    "description": "tiny protocol for scikit-learn digits (8x8): C=8, N=1, batch 64, 4 epochs, 60/20/20 split",
+    "space": None,
+    "mapping": {"channels": 8, "cells_per_stage": 1, "bn_track_running_stats": True, "bn_affine": True},
+    "train": {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4,
+              "schedule": "cosine", "epochs": 4, "batch_size": 64, "grad_clip": 5.0},
+    "data": {"dataset": "digits", "valid_fraction": 0.25, "train_portion": 0.75, "augment": True},
+}
+
+#: Built-in presets by name; ``configs/standalone-<name>.yaml`` hold the same trees (``digits`` is embedded only).
+PRESETS: dict[str, dict[str, Any]] = {"nb201": _NB201, "nb101": _NB101, "cpu": _CPU, "digits": _DIGITS}
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def build_protocol(tree: dict[str, Any], source: str = "protocol") -> StandaloneProtocol:
+    """Validate a nested dict; errors name the bad key."""
+    try:
+        return StandaloneProtocol.model_validate(tree)
+    except ValidationError as exc:
+        parts = []
+        for err in exc.errors():
+            loc = ".".join(str(x) for x in err["loc"])
+            parts.append(f"unknown key {loc!r}" if err["type"] == "extra_forbidden" else f"{loc}: {err['msg']}")
+        raise StandaloneError(f"invalid stand-alone protocol {source}: " + "; ".join(parts)) from None
+
+
+def _preset_tree(name_or_path: str | Path) -> tuple[dict[str, Any], str]:
+    text = str(name_or_path)
+    short = Path(text).name.removesuffix(".yaml").removesuffix(".yml").removeprefix("standalone-")
+    path = Path(text)
+    if path.suffix in (".yaml", ".yml"):
+        if not path.exists():
+            if short in PRESETS:  # configs/standalone-<preset>.yaml missing (installed package): embedded copy
+                return PRESETS[short], f"preset {short}"
+            raise StandaloneError(f"protocol file {path} does not exist (presets: {', '.join(PRESETS)})")
+        loaded = yaml.safe_load(path.read_text())
+        if loaded is not None and not isinstance(loaded, dict):
+            raise StandaloneError(f"protocol file {path} must hold a mapping, got {type(loaded).__name__}")
+        return loaded or {}, str(path)
+    if short in PRESETS:
+        return PRESETS[short], f"preset {short}"
+    raise StandaloneError(f"unknown stand-alone protocol {text!r}; give a YAML path or one of {', '.join(PRESETS)}")
+
+
+def load_protocol(name_or_path: str | Path, overrides: list[str] | None = None,
+                  dataset: str | None = None) -> StandaloneProtocol:
+    """A preset name (``nb201``, ``nb101``, ``cpu``, ``digits``; ``standalone-`` prefix optional) or a YAML path,
+    with ``section.key=value`` overrides (e.g. ``train.epochs=1``) and optionally another dataset."""
+    tree, source = _preset_tree(name_or_path)
+    if overrides:
+        try:
+            tree = _merge(tree, parse_overrides(overrides))
+        except ValueError as exc:
+            raise StandaloneError(str(exc)) from None
+    if dataset is not None:
+        tree = _merge(tree, {"data": {"dataset": dataset}})
+    return build_protocol(tree, source)
+
+
+def check_space(protocol: StandaloneProtocol, space: str) -> None:
+    """Refuse a preset made for another space (e.g. the NB101 protocol on NB201 cells)."""
+    if protocol.space is not None and protocol.space != space:
+        raise StandaloneError(f"protocol {protocol.name!r} is the {protocol.space} protocol, not for space {space!r}; "
+                              f"choose standalone-{space} or a space-neutral one (cpu, digits)")
