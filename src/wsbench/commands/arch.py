@@ -26,10 +26,12 @@ def _tables(space: str, data_dir: Path | None) -> list[Any]:
     """The imported tables for ``space`` (NB101: the official table if imported, else the sample)."""
     from wsbench.benchmarks.store import list_tables, load_table
 
-    present = set(list_tables(data_dir))
+    present = list_tables(data_dir)
     names = [n for n in TABLES.get(space, ()) if n in present]
     if space == "nb101":
         names = names[:1]
+    # tables built by `wsbench standalone` (named standalone-<space>-<dataset>) hold this space's ground truth too
+    names += [n for n in present if n.startswith(f"standalone-{space}-")]
     return [load_table(n, data_dir) for n in names]
 
 
