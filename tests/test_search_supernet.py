@@ -255,3 +255,33 @@ def test_cli_supernet_end_to_end(ws_run: tuple[Path, Path], tmp_path: Path) -> N
     res = CliRunner().invoke(app, ["search", "--scorer", "supernet", str(tmp_path), "--out", str(out),
                                    "--data-dir", str(data)])
     assert res.exit_code == 2 and "not a run directory" in res.output
+
+
+def test_eval_command_rebuilds_the_run_and_writes_the_contract(ws_run: tuple[Path, Path]) -> None:
+    """`wsbench eval RUN_DIR` reloads config + checkpoint and writes metrics.json and scatter.png."""
+    import json
+    import shutil
+
+    import typer
+    from typer.testing import CliRunner
+
+    from wsbench.commands import evaluate_cmd
+
+    run, data = ws_run
+    copy = run.parent / "run-eval"
+    shutil.copytree(run, copy)
+    app = typer.Typer()
+    evaluate_cmd.register(app)
+    app.command("noop")(lambda: None)  # a second command keeps `eval` a named sub-command
+    res = CliRunner().invoke(app, ["eval", str(copy), "--bn-mode", "no-ft", "--n-archs", "12",
+                                   "--data-dir", str(data)])
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((copy / "metrics.json").read_text())
+    assert {"supernet_accuracy", "kendall_tau", "sparse_kendall_tau", "spearman", "p_beat_random",
+            "final_model_accuracy", "n_archs", "bn_mode", "ground_truth", "params_spearman",
+            "params_sparse_kendall_tau"} <= set(metrics)
+    assert metrics["n_archs"] == 12 and metrics["bn_mode"] == "no-ft"
+    assert metrics["bn_mode_effective"] == "batch"  # the run did not track BN statistics
+    assert (copy / "scatter.png").stat().st_size > 0
+    bad = CliRunner().invoke(app, ["eval", str(run.parent / "missing"), "--data-dir", str(data)])
+    assert bad.exit_code == 2 and "not a run directory" in bad.output

@@ -16,27 +16,16 @@ def evaluate_run(run_dir: Path, data_dir: Path | None = None, overrides: list[st
 
     Writes ``metrics.json`` (when ``tag == "final"``), ``evals/<tag>.parquet`` and ``scatter.png``.
     """
-    from wsbench.config import load_config
-    from wsbench.train.checkpoint import load_checkpoint
     from wsbench.train.evalhook import eval_archs, run_evaluation
+    from wsbench.train.reload import load_run
     from wsbench.train.run import RunDir
-    from wsbench.train.setup import build_components
 
-    run = RunDir(run_dir)
-    if not run.config_path.exists():
-        raise FileNotFoundError(f"{run_dir} is not a run directory (no config.yaml); train one with `wsbench train`")
-    cfg = load_config(run.config_path, overrides or [])
-    comps = build_components(cfg, data_dir)
-    if comps.table is None:
-        raise FileNotFoundError(f"ground-truth table for {cfg.eval.ground_truth!r} is not imported; "
-                                f"run `wsbench data import ../shared/data`")
-    state = load_checkpoint(run.checkpoints)
-    model = comps.model_factory().to(comps.device)
-    model.load_state_dict(state["model"])
+    loaded = load_run(run_dir, data_dir, overrides)
+    run, cfg, comps = RunDir(run_dir), loaded.cfg, loaded.comps
     archs = eval_archs(run, comps, cfg)
     if archs is not None and len(archs) != cfg.eval.n_archs:  # a different n asked for: draw a new list
         archs = list(comps.select_archs(comps.space, comps.table, cfg.eval.n_archs, cfg.eval.arch_seed))
-    metrics = run_evaluation(model, comps, cfg, run, archs, int(state["epoch"]), int(state["step"]), tag=tag)
+    metrics = run_evaluation(loaded.model, comps, cfg, run, archs, loaded.epoch, loaded.step, tag=tag)
     if tag == "final":
         run.write_final_metrics(metrics)
     return metrics
