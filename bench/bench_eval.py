@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from wsbench.atomic import write_json
 from wsbench.config import MappingCfg
@@ -42,7 +42,7 @@ from wsbench.supernet import build_supernet
 OUT = Path(__file__).resolve().parent / "results" / "eval_nb201.json"
 
 
-def naive_evaluate(model: nn.Module, archs: list[Any], bn_x: torch.Tensor, ev_x: torch.Tensor, ev_y: torch.Tensor,
+def naive_evaluate(model: nn.Module, archs: list[Any], bn_data: Dataset, ev_data: Dataset,
                    batch_size: int) -> np.ndarray:
     """The evaluator wsbench replaces: deep copy + DataLoader per architecture, EMA BN statistics."""
     out = []
@@ -57,18 +57,18 @@ def naive_evaluate(model: nn.Module, archs: list[Any], bn_x: torch.Tensor, ev_x:
                 m.reset_running_stats()
         net.train()
         with torch.no_grad():
-            for (xb,) in DataLoader(TensorDataset(bn_x), batch_size=batch_size, shuffle=False):
+            for (xb,) in DataLoader(bn_data, batch_size=batch_size, shuffle=False):
                 net(xb, arch)
             net.eval()
             correct = total = 0
-            for xb, yb in DataLoader(TensorDataset(ev_x, ev_y), batch_size=batch_size, shuffle=False):
+            for xb, yb in DataLoader(ev_data, batch_size=batch_size, shuffle=False):
                 correct += int((net(xb, arch).argmax(1) == yb).sum().item())
                 total += len(yb)
         out.append(100.0 * correct / total)
     return np.asarray(out)
 
 
-class _PerSampleNormalise(torch.utils.data.Dataset):
+class _PerSampleNormalise(Dataset):
     """uint8 NCHW images normalised one at a time in ``__getitem__``, as a per-sample transform would."""
 
     def __init__(self, x_uint8: torch.Tensor, y: torch.Tensor | None, mean: torch.Tensor, std: torch.Tensor):
@@ -80,32 +80,6 @@ class _PerSampleNormalise(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> Any:
         img = (self.x[i].float() - self.mean) / self.std
         return (img,) if self.y is None else (img, self.y[i])
-
-
-def naive_transform_evaluate(model: nn.Module, archs: list[Any], bn_u8: torch.Tensor, ev_u8: torch.Tensor,
-                             ev_y: torch.Tensor, batch_size: int, mean: torch.Tensor, std: torch.Tensor) -> np.ndarray:
-    """Naive evaluator whose DataLoader normalises every image when it is fetched."""
-    out = []
-    for arch in archs:
-        net = copy.deepcopy(model)
-        for m in net.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                if m.running_mean is None:
-                    m.running_mean, m.running_var = torch.zeros(m.num_features), torch.ones(m.num_features)
-                    m.num_batches_tracked = torch.zeros((), dtype=torch.long)
-                    m.track_running_stats = True
-                m.reset_running_stats()
-        net.train()
-        with torch.no_grad():
-            for (xb,) in DataLoader(_PerSampleNormalise(bn_u8, None, mean, std), batch_size=batch_size):
-                net(xb, arch)
-            net.eval()
-            correct = total = 0
-            for xb, yb in DataLoader(_PerSampleNormalise(ev_u8, ev_y, mean, std), batch_size=batch_size):
-                correct += int((net(xb, arch).argmax(1) == yb).sum().item())
-                total += len(yb)
-        out.append(100.0 * correct / total)
-    return np.asarray(out)
 
 
 def main() -> None:
@@ -148,10 +122,11 @@ def main() -> None:
         return evaluate_archs(model, chunk, bn_batches, ev_batches, "bns-ft", channels_last=True)
 
     def naive(chunk: list[Any]) -> np.ndarray:
-        return naive_evaluate(model, chunk, bn_x, ev_x, ev_y, bs)
+        return naive_evaluate(model, chunk, TensorDataset(bn_x), TensorDataset(ev_x, ev_y), bs)
 
     def naive_tf(chunk: list[Any]) -> np.ndarray:
-        return naive_transform_evaluate(model, chunk, bn_u8, ev_u8, ev_y, bs, mean, std)
+        return naive_evaluate(model, chunk, _PerSampleNormalise(bn_u8, None, mean, std),
+                              _PerSampleNormalise(ev_u8, ev_y, mean, std), bs)
 
     cl_x = [x.contiguous(memory_format=torch.channels_last) for x, _ in bn_batches + ev_batches]
 
