@@ -202,7 +202,7 @@ def write_study_file(spec: StudySpec, study_dir: Path) -> Path:
     return path
 
 
-def _init_ray(address: str | None) -> bool:
+def init_ray(address: str | None) -> bool:
     """Connect to ``address`` or start a local Ray; returns whether this call started it."""
     import ray
 
@@ -244,7 +244,7 @@ def run_study(spec: StudySpec, study_dir: str | Path, max_parallel: int | None =
         return summary
     import ray
 
-    started = _init_ray(address)
+    started = init_ray(address)
     pending: dict[Any, RunSpec] = {}
     try:
         gpus = float(ray.cluster_resources().get("GPU", 0))

@@ -31,7 +31,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from wsbench.config import DataCfg, MappingCfg, ProtocolCfg, parse_overrides
+from wsbench.config import DataCfg, MappingCfg, ProtocolCfg, merge_trees, parse_overrides
 
 
 class StandaloneError(ValueError):
@@ -142,13 +142,6 @@ _DIGITS: dict[str, Any] = {
 PRESETS: dict[str, dict[str, Any]] = {"nb201": _NB201, "nb101": _NB101, "cpu": _CPU, "digits": _DIGITS}
 
 
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in extra.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def build_protocol(tree: dict[str, Any], source: str = "protocol") -> StandaloneProtocol:
     """Validate a nested dict; errors name the bad key."""
     try:
@@ -186,11 +179,11 @@ def load_protocol(name_or_path: str | Path, overrides: list[str] | None = None,
     tree, source = _preset_tree(name_or_path)
     if overrides:
         try:
-            tree = _merge(tree, parse_overrides(overrides))
+            tree = merge_trees(tree, parse_overrides(overrides))
         except ValueError as exc:
             raise StandaloneError(str(exc)) from None
     if dataset is not None:
-        tree = _merge(tree, {"data": {"dataset": dataset}})
+        tree = merge_trees(tree, {"data": {"dataset": dataset}})
     return build_protocol(tree, source)
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -178,19 +177,6 @@ def execute_unit(protocol_tree: dict[str, Any], space: str, arch: str, seed: int
     return record
 
 
-def _init_ray(address: str | None) -> bool:
-    import ray
-
-    if ray.is_initialized():
-        return False
-    if address:
-        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
-    else:
-        ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
-                 logging_level=logging.WARNING)
-    return True
-
-
 def run_build(plan: BuildPlan, data_dir: str | Path | None = None, backend: Backend = "ray",
               max_parallel: int | None = None, address: str | None = None,
               on_result: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
@@ -245,7 +231,9 @@ def _run_ray(plan: BuildPlan, todo: list[tuple[str, str, int]], tree: dict[str, 
              max_parallel: int | None, address: str | None, handle: Callable[[dict[str, Any]], None]) -> None:
     import ray
 
-    started = _init_ray(address)
+    from wsbench.experiments.runner import init_ray
+
+    started = init_ray(address)
     pending: dict[Any, tuple[str, int]] = {}
     try:
         resources: dict[str, Any] = {"num_cpus": plan.protocol.train.num_threads, "max_retries": 1}
