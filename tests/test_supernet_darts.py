@@ -12,6 +12,7 @@ import pytest
 import torch
 from torch import nn
 
+from supernet_helpers import randomise_bn
 from wsbench.config import MappingCfg
 from wsbench.sampling import make_sampler
 from wsbench.spaces.darts import OPS, DartsArch, DartsSpace
@@ -38,16 +39,10 @@ def _net(layers: int = LAYERS, **kw: Any) -> DartsSuperNet:
 
 def _randomise(net: nn.Module, gen: torch.Generator) -> None:
     """Non-trivial BN parameters/statistics and OFA transforms, so a wrong BN, kernel or crop shows up."""
+    randomise_bn(net, gen)
     with torch.no_grad():
         for m in net.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                if m.affine:
-                    m.weight.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
-                    m.bias.copy_(torch.randn(m.bias.shape, generator=gen))
-                if m.track_running_stats:
-                    m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen))
-                    m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
-            elif isinstance(m, DepthwiseKernel):
+            if isinstance(m, DepthwiseKernel):
                 for t in m.transforms.values():
                     t.add_(0.3 * torch.randn(t.shape, generator=gen))
 

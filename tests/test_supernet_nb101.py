@@ -13,6 +13,7 @@ import pytest
 import torch
 from torch import nn
 
+from supernet_helpers import randomise_bn
 from wsbench.config import MappingCfg
 from wsbench.evaluate.bn import bn_reestimation, reestimate_bn
 from wsbench.sampling import make_sampler
@@ -39,15 +40,8 @@ def _net(subspace: str | None = None, **kw: object) -> NB101SuperNet:
 
 def _randomise(net: nn.Module, gen: torch.Generator) -> None:
     """Non-trivial weights, BN affine parameters and running statistics, so a wrong weight or BN shows up."""
+    randomise_bn(net, gen)
     with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                if m.affine:
-                    m.weight.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
-                    m.bias.copy_(torch.randn(m.bias.shape, generator=gen))
-                if m.track_running_stats:
-                    m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen))
-                    m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
         for name, p in net.named_parameters():
             if name.endswith("transform"):  # OFA transform: identity plus noise
                 p.add_(0.2 * torch.randn(p.shape, generator=gen))

@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from supernet_helpers import randomise_bn
 from wsbench.config import MappingCfg
 from wsbench.spaces.nb201 import EDGES, OPS, NB201Arch, NB201Space
 from wsbench.supernet import SuperNet, build_supernet
@@ -43,16 +44,10 @@ def _net(**kw: object) -> NB201SuperNet:
 
 def _randomise(net: nn.Module, gen: torch.Generator) -> None:
     """Non-trivial BN affine parameters and running statistics, so a wrong BN or weight shows up."""
+    randomise_bn(net, gen)
     with torch.no_grad():
         for m in net.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                if m.affine:
-                    m.weight.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
-                    m.bias.copy_(torch.randn(m.bias.shape, generator=gen))
-                if m.track_running_stats:
-                    m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen))
-                    m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
-            elif isinstance(m, nn.Conv2d):
+            if isinstance(m, nn.Conv2d):
                 m.weight.copy_(torch.randn(m.weight.shape, generator=gen) * 0.3)
 
 

@@ -52,7 +52,7 @@ from wsbench.config import MappingCfg
 from wsbench.spaces.darts import EDGES_PER_CELL, NUM_NODES, OPS, SUPERNET_OPS
 from wsbench.supernet.base import SuperNet
 from wsbench.supernet.darts_ops import DilConv, FactorizedReduce, SepConv, avg_pool, max_pool
-from wsbench.supernet.ops import BNSpec, DropoutRNG, ReLUConvBN, SeededDropout, Stem, drop_path_sum
+from wsbench.supernet.ops import BNSpec, DropoutRNG, ReLUConvBN, SeededDropout, Stem, sum_inputs
 
 NONE = SUPERNET_OPS.index("none")
 STEM_MULTIPLIER = 3
@@ -179,14 +179,7 @@ class DartsCell(nn.Module):
         return max_pool(x, e.stride) if e.kind == "max" else avg_pool(x, e.stride)
 
     def _merge(self, outs: list[Tensor]) -> Tensor | None:
-        if not outs:
-            return None
-        if self.training and self.path_dropout > 0.0 and len(outs) > 1:
-            return drop_path_sum(outs, self.path_dropout, self.rng.get(outs[0].device))
-        out = outs[0]
-        for o in outs[1:]:
-            out = out + o
-        return out
+        return sum_inputs(outs, self.training, self.path_dropout, self.rng)
 
     def forward(self, s0: Tensor | None, s1: Tensor | None, plan: Plan, node_shape: tuple[int, ...],
                 ref: Tensor) -> Tensor:

@@ -39,8 +39,8 @@ from wsbench.supernet.ops import (
     ResidualReduction,
     Stem,
     copy_op,
-    drop_path_sum,
     make_op,
+    sum_inputs,
 )
 
 NONE_OP = OPS.index("none")
@@ -98,14 +98,7 @@ class NB201Cell(nn.Module):
         return self._table[edge][op]
 
     def _merge(self, outs: list[Tensor]) -> Tensor | None:
-        if not outs:
-            return None
-        if self.training and self.path_dropout > 0.0 and len(outs) > 1:
-            return drop_path_sum(outs, self.path_dropout, self.rng.get(outs[0].device))
-        out = outs[0]
-        for o in outs[1:]:
-            out = out + o
-        return out
+        return sum_inputs(outs, self.training, self.path_dropout, self.rng)
 
     def forward(self, x: Tensor, ops: tuple[int, ...]) -> Tensor:
         """Output node of the cell for the op indices ``ops`` (already validated)."""

@@ -218,3 +218,16 @@ class ClassifierHead(nn.Module):
         """Logits of shape (batch, num_classes)."""
         x = self.pool(self.relu(self.bn(x))).flatten(1)
         return self.classifier(self.dropout(x))
+
+
+def sum_inputs(outs: list[Tensor], training: bool, path_dropout: float, rng: DropoutRNG) -> Tensor | None:
+    """A node's value: the sum of its computed inputs (``None`` when there are none, i.e. a zero node), with
+    drop-path over them in training when ``path_dropout > 0``."""
+    if not outs:
+        return None
+    if training and path_dropout > 0.0 and len(outs) > 1:
+        return drop_path_sum(outs, path_dropout, rng.get(outs[0].device))
+    out = outs[0]
+    for o in outs[1:]:
+        out = out + o
+    return out
