@@ -19,7 +19,7 @@ from torch import nn
 
 from wsbench.atomic import atomic_path
 from wsbench.benchmarks.table import GroundTruth
-from wsbench.config import RunCfg
+from wsbench.config import EvalCfg, RunCfg
 from wsbench.evaluate import metrics as M
 from wsbench.evaluate.bn import effective_bn_mode
 from wsbench.evaluate.proxy import Batch, evaluate_archs
@@ -52,6 +52,19 @@ def fixed_eval_batches(x: torch.Tensor, y: torch.Tensor, n_batches: int, batch_s
     return [(xb.to(device), yb.to(device=device, dtype=torch.long)) for xb, yb in batches]
 
 
+def proxy_batches(ev: EvalCfg, splits: Any, device: torch.device) -> tuple[list[Batch], list[Batch]]:
+    """The fixed BN batches (training split) and evaluation batches (validation split) of ``ev``.
+
+    Every evaluation of a run (ranking metrics, super-net-scored search) draws them with these seeds, so all
+    architectures are scored on exactly the same images.
+    """
+    bn = fixed_eval_batches(splits.train_x, splits.train_y, ev.bn_batches, ev.bn_batch_size,
+                            ev.arch_seed + _BN_SEED, splits, device)
+    evb = fixed_eval_batches(splits.valid_x, splits.valid_y, ev.eval_batches, ev.eval_batch_size,
+                             ev.arch_seed + _EVAL_SEED, splits, device)
+    return bn, evb
+
+
 def evaluate_supernet(model: nn.Module, cfg: RunCfg, splits: Any, table: GroundTruth, archs: list[Any],
                       device: torch.device | str, out_dir: str | Path | None = None,
                       tag: str = "final") -> dict[str, Any]:
@@ -82,10 +95,7 @@ def evaluate_supernet(model: nn.Module, cfg: RunCfg, splits: Any, table: GroundT
     params = np.asarray([space.num_params(a) for a in archs], dtype=np.float64)
 
     use_cuda = device.type == "cuda"
-    bn_batches = fixed_eval_batches(splits.train_x, splits.train_y, ev.bn_batches, ev.bn_batch_size,
-                                    ev.arch_seed + _BN_SEED, splits, device)
-    eval_batches = fixed_eval_batches(splits.valid_x, splits.valid_y, ev.eval_batches, ev.eval_batch_size,
-                                      ev.arch_seed + _EVAL_SEED, splits, device)
+    bn_batches, eval_batches = proxy_batches(ev, splits, device)
     if use_cuda:
         torch.cuda.synchronize(device)
     start = time.perf_counter()

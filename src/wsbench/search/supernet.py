@@ -39,13 +39,9 @@ def proxy_batches(loaded: LoadedRun) -> tuple[list[Any], list[Any]]:
     Drawn with the same seeds as ``wsbench.evaluate.study.evaluate_supernet``, so a search scores architectures
     on exactly the images the run's ranking evaluation used.
     """
-    from wsbench.evaluate.study import _BN_SEED, _EVAL_SEED, fixed_eval_batches
+    from wsbench.evaluate.study import proxy_batches as study_batches
 
-    ev, sp, dev = loaded.cfg.eval, loaded.comps.splits, loaded.comps.device
-    bn = fixed_eval_batches(sp.train_x, sp.train_y, ev.bn_batches, ev.bn_batch_size, ev.arch_seed + _BN_SEED, sp, dev)
-    evb = fixed_eval_batches(sp.valid_x, sp.valid_y, ev.eval_batches, ev.eval_batch_size, ev.arch_seed + _EVAL_SEED,
-                             sp, dev)
-    return bn, evb
+    return study_batches(loaded.cfg.eval, loaded.comps.splits, loaded.comps.device)
 
 
 class SupernetScorer:
