@@ -17,7 +17,8 @@ from torch import nn
 from wsbench.benchmarks.table import GroundTruth
 from wsbench.evaluate.archs import ArchListError, load_arch_list, save_arch_list, select_eval_archs
 from wsbench.evaluate.bn import BNModeError, bn_layers, bn_reestimation, effective_bn_mode, reestimate_bn
-from wsbench.evaluate.proxy import evaluate_archs
+from wsbench.evaluate.metrics import spearman
+from wsbench.evaluate.proxy import evaluate_archs, evaluate_archs_full
 
 torch.set_num_threads(1)
 
@@ -131,7 +132,7 @@ def test_reestimate_bn_outside_context_keeps_new_statistics() -> None:
 
 
 def _reference_bns_ft(model: nn.Module, arch: Any, bn_batches: list, eval_batches: list,
-                      standalone: bool = False) -> float:
+                      standalone: bool = False, with_loss: bool = False) -> Any:
     """Naive bns-ft: deep copy, torch's own cumulative average (momentum=None), eval, count."""
     ref = model if standalone else copy.deepcopy(model)
     run = (lambda x: ref(x)) if standalone else (lambda x: ref(x, arch))
@@ -150,7 +151,9 @@ def _reference_bns_ft(model: nn.Module, arch: Any, bn_batches: list, eval_batche
             run(x)
         ref.eval()
         correct = sum(int((run(x).argmax(1) == y).sum()) for x, y in eval_batches)
-    return 100.0 * correct / sum(len(y) for _, y in eval_batches)
+        loss = sum(float(torch.nn.functional.cross_entropy(run(x), y, reduction="sum")) for x, y in eval_batches)
+    n = sum(len(y) for _, y in eval_batches)
+    return (100.0 * correct / n, loss / n) if with_loss else 100.0 * correct / n
 
 
 @pytest.mark.parametrize("track", [True, False])
@@ -161,11 +164,13 @@ def test_evaluate_archs_bns_ft_matches_naive_reference_and_restores_model(track:
     archs = [(0, 1), (1, 1), (2, 3), (4, 0), (3, 2)]
     bn_b, ev_b = _batches(3, seed=1), _batches(4, seed=2)
     before = _snapshot(model)
-    got = evaluate_archs(model, archs, bn_b, ev_b, "bns-ft")
+    got, loss = evaluate_archs_full(model, archs, bn_b, ev_b, "bns-ft")
     assert _same_state(before, model.state_dict())
     assert model.training  # a fresh module is in train mode; evaluation must give that back
-    want = [_reference_bns_ft(model, a, bn_b, ev_b) for a in archs]
-    np.testing.assert_allclose(got, want)
+    want = np.array([_reference_bns_ft(model, a, bn_b, ev_b, with_loss=True) for a in archs])
+    np.testing.assert_allclose(got, want[:, 0])
+    np.testing.assert_allclose(loss, want[:, 1], rtol=1e-5)
+    np.testing.assert_array_equal(evaluate_archs(model, archs, bn_b, ev_b, "bns-ft"), got)
     assert got.shape == (5,) and ((got >= 0) & (got <= 100)).all()
 
 
@@ -328,7 +333,7 @@ def test_evaluate_supernet_writes_record(nb201_space: Any, tmp_path: Path) -> No
     out = evaluate_supernet(model, cfg, splits, table, archs, "cpu", out_dir=tmp_path, tag="final")
     assert _same_state(before, model.state_dict())
     frame = pd.read_parquet(tmp_path / "evals" / "final.parquet")
-    assert list(frame.columns) == ["key", "proxy_acc", "truth", "params"]
+    assert list(frame.columns) == ["key", "proxy_acc", "proxy_loss", "truth", "params"]
     assert frame["key"].tolist() == space.keys(archs)
     np.testing.assert_allclose(frame["truth"], table.values("cifar10_test_200ep", table.index(space.keys(archs))))
     assert frame["params"].tolist() == [space.num_params(a) for a in archs]
@@ -343,6 +348,16 @@ def test_evaluate_supernet_writes_record(nb201_space: Any, tmp_path: Path) -> No
     # deterministic: the same seeds give the same batches and so the same proxies
     again = evaluate_supernet(model, cfg, splits, table, archs, "cpu")
     assert again["supernet_accuracy"] == out["supernet_accuracy"]
+    # the loss proxy: mean CE of the same passes; eval.proxy=neg_loss ranks by it (acc_*/loss_* keys side by side)
+    assert (frame["proxy_loss"] > 0).all() and out["supernet_loss"] == pytest.approx(frame["proxy_loss"].mean())
+    truth = frame["truth"].to_numpy()
+    np.testing.assert_equal(out["acc_sparse_kendall_tau"], out["sparse_kendall_tau"])
+    assert np.isfinite(out["loss_spearman"])
+    assert out["loss_spearman"] == pytest.approx(spearman(-frame["proxy_loss"].to_numpy(), truth))
+    by_loss = cfg.model_copy(update={"eval": cfg.eval.model_copy(update={"proxy": "neg_loss"})})
+    lo = evaluate_supernet(model, by_loss, splits, table, archs, "cpu")
+    assert lo["spearman"] == pytest.approx(out["loss_spearman"]) and lo["proxy"] == "neg_loss"
+    assert lo["supernet_accuracy"] == pytest.approx(out["supernet_accuracy"])
     png = scatter_plot(frame, tmp_path / "scatter.png", "toy")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     bad = cfg.model_copy(update={"eval": cfg.eval.model_copy(update={"ground_truth": "nb101:acc"})})

@@ -135,6 +135,34 @@ def test_pourchot_preset_grid():
     assert len(spec.paper["rows"]) == 7 * 6
 
 
+def test_lowfi_study_levels_match_the_presets():
+    """studies/lowfi-nb201.yaml: the screen varies one lever around configs/nb201-cpu.yaml at a similar cost;
+    its 10min / 60min levels are exactly the shipped presets (evaluated along the way)."""
+    from wsbench.config import load_config
+
+    screen = expand(load_study(REPO / "studies" / "lowfi-nb201.yaml", fidelity="screen"))
+    assert len(screen) >= 8 and all(r.cfg.protocol.max_minutes is None and r.cfg.eval.eval_every for r in screen)
+    base = next(r for r in screen if r.factor == "base")
+    # cost per epoch grows with the level: FairNAS trains 5 paths per update, so it gets fewer epochs
+    fair = next(r for r in screen if r.value == "fairnas")
+    assert fair.cfg.protocol.epochs * 5 == base.cfg.protocol.epochs
+    for level, preset, seeds in (("10min", "nb201-cpu.yaml", 3), ("60min", "nb201-cpu-60.yaml", 2)):
+        runs = expand(load_study(REPO / "studies" / "lowfi-nb201.yaml", fidelity=level))
+        assert len(runs) == seeds
+        want = _without_run_keys(load_config(REPO / "configs" / preset).model_dump())
+        assert sorted(r.seed for r in runs) == list(range(seeds))
+        for r in runs:
+            assert _without_run_keys(r.cfg.model_dump()) == want
+
+
+def _without_run_keys(tree: dict) -> dict:
+    """A config tree without the keys a study sets per run (name, seed, wall-clock cut, evaluation cadence)."""
+    tree.pop("name")
+    for section, key in (("protocol", "max_minutes"), ("protocol", "seed"), ("eval", "eval_every")):
+        tree[section].pop(key)
+    return tree
+
+
 # -- results store ------------------------------------------------------------------------------------------------
 _WRITER = textwrap.dedent("""
     import sys

@@ -144,6 +144,19 @@ def test_pro_rata_from_table():
         make_sampler("pro_rata", Toy(), np.random.default_rng(0))
 
 
+def test_sandwich_trains_the_largest_path_plus_uniform_ones(space):
+    from wsbench.spaces.nb201 import OPS
+
+    s = make_sampler("sandwich", space, np.random.default_rng(3), paths_per_batch=2)
+    conv3 = OPS.index("nor_conv_3x3")
+    assert s.largest.ops == (conv3,) * 6  # most parameters: a 3x3 convolution on every edge
+    draws = [s.next() for _ in range(400)]
+    assert all(len(d) == 3 and d[0] == s.largest for d in draws)
+    rest = np.array([a.ops for d in draws for a in d[1:]])
+    for op in range(len(OPS)):  # the other paths stay uniform over the encodings
+        assert (rest == op).mean() == pytest.approx(1 / len(OPS), abs=0.02)
+
+
 @pytest.mark.parametrize("name", SAMPLERS)
 def test_state_dict_round_trip(space, name):
     torch = pytest.importorskip("torch")

@@ -285,3 +285,13 @@ def test_eval_command_rebuilds_the_run_and_writes_the_contract(ws_run: tuple[Pat
     assert (copy / "scatter.png").stat().st_size > 0
     bad = CliRunner().invoke(app, ["eval", str(run.parent / "missing"), "--data-dir", str(data)])
     assert bad.exit_code == 2 and "not a run directory" in bad.output
+    # a tagged variant (other eval settings) leaves metrics.json alone and is logged under its tag
+    before = (copy / "metrics.json").read_text()
+    res = CliRunner().invoke(app, ["eval", str(copy), "--n-archs", "12", "--set", "eval.proxy=neg_loss",
+                                   "--set", "eval.eval_batches=1", "--tag", "loss1", "--data-dir", str(data)])
+    assert res.exit_code == 0, res.output
+    assert (copy / "metrics.json").read_text() == before and (copy / "evals" / "loss1.parquet").exists()
+    logged = [json.loads(x) for x in (copy / "metrics.jsonl").read_text().splitlines()]
+    assert logged[-1]["tag"] == "loss1" and logged[-1]["proxy"] == "neg_loss"
+    bad = CliRunner().invoke(app, ["eval", str(copy), "--set", "protocol.lr=1", "--data-dir", str(data)])
+    assert bad.exit_code == 2 and "only eval" in bad.output

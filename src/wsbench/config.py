@@ -58,11 +58,11 @@ class ProtocolCfg(_Cfg):
     epochs: int = 1000
     batch_size: int = 128
     grad_clip: float | None = 5.0
-    sampler: Literal["random_nas", "random_a", "fairnas", "pro_rata"] = "fairnas"
+    sampler: Literal["random_nas", "random_a", "fairnas", "pro_rata", "sandwich"] = "fairnas"
     paths_per_batch: int = 1  # avg-k: k paths per batch, gradients averaged, one step
     seed: int = 0
     amp: bool = True  # bf16 autocast on GPU (ignored on CPU)
-    channels_last: bool = True  # on GPU
+    channels_last: bool = True  # channels-last memory format for training and evaluation (GPU and CPU)
     device: str = "auto"
     tensorboard: bool = False  # mirror metrics.jsonl to TensorBoard event files (needs the tensorboard package)
     threads: int | None = None  # CPU intra-op threads (torch.set_num_threads); None = torch's default
@@ -94,6 +94,7 @@ class EvalCfg(_Cfg):
     skt_threshold: float = 0.1  # percentage points
     top_k: int = 3  # final searched model = mean ground truth of the top-k by proxy
     eval_every: int | None = None  # epochs; None = only at the end
+    proxy: Literal["accuracy", "neg_loss"] = "accuracy"  # score that ranks: top-1 accuracy or minus mean CE loss
     final: bool = True  # evaluate at the end of training
 
 

@@ -25,6 +25,7 @@ _LAZY = {
     "effective_bn_mode": "wsbench.evaluate.bn",
     "BN_MODES": "wsbench.evaluate.bn",
     "evaluate_archs": "wsbench.evaluate.proxy",
+    "evaluate_archs_full": "wsbench.evaluate.proxy",
     "select_eval_archs": "wsbench.evaluate.archs",
     "save_arch_list": "wsbench.evaluate.archs",
     "load_arch_list": "wsbench.evaluate.archs",

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from wsbench.evaluate.bn import BNEvaluator, bn_reestimation, check_bn_mode
@@ -38,7 +39,18 @@ def evaluate_archs(model: nn.Module, archs: Sequence[Any], bn_batches: Sequence[
                    eval_batches: Sequence[Batch], bn_mode: str = "bns-ft",
                    forward: ForwardFn | None = None, amp: bool = False,
                    channels_last: bool = False) -> np.ndarray:
-    """Top-1 accuracy (%) of each architecture in ``archs`` on ``eval_batches``.
+    """Top-1 accuracy (%) of each architecture in ``archs`` on ``eval_batches`` (see ``evaluate_archs_full``)."""
+    return evaluate_archs_full(model, archs, bn_batches, eval_batches, bn_mode, forward, amp, channels_last)[0]
+
+
+def evaluate_archs_full(model: nn.Module, archs: Sequence[Any], bn_batches: Sequence[Batch],
+                        eval_batches: Sequence[Batch], bn_mode: str = "bns-ft",
+                        forward: ForwardFn | None = None, amp: bool = False,
+                        channels_last: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Top-1 accuracy (%) and mean cross-entropy loss of each architecture in ``archs`` on ``eval_batches``.
+
+    The loss comes from the same forward passes as the accuracy (no extra cost); as a proxy (``eval.proxy:
+    neg_loss``) it is a continuous score, so it is not quantised to 1/n_images like the accuracy.
 
     ``forward(x, arch)`` runs one architecture (default ``model(x, arch)``). ``bn_batches`` are the fixed
     training batches for ``bns-ft`` re-estimation (ignored by the other modes). ``amp`` enables bf16 autocast on
@@ -57,14 +69,18 @@ def evaluate_archs(model: nn.Module, archs: Sequence[Any], bn_batches: Sequence[
     device = eval_batches[0][1].device
     total = sum(int(y.numel()) for _, y in eval_batches)
     correct = torch.zeros(len(archs), dtype=torch.int64, device=device)
+    losses = torch.zeros(len(archs), dtype=torch.float64, device=device)
     with bn_reestimation(model), torch.no_grad(), _autocast(device, amp):
         bn = BNEvaluator(model, mode, [b[0] for b in bn_batches] if mode == "bns-ft" else ())
         for i, arch in enumerate(archs):
             bn.prepare(_bind(fwd, arch))
-            acc = correct[i]
+            acc, loss = correct[i], losses[i]
             for x, y in eval_batches:
-                acc += (fwd(x, arch).argmax(dim=1) == y).sum()
-    return correct.cpu().numpy().astype(np.float64) * (100.0 / total)
+                logits = fwd(x, arch)
+                acc += (logits.argmax(dim=1) == y).sum()
+                loss += F.cross_entropy(logits.float(), y, reduction="sum").double()
+    return (correct.cpu().numpy().astype(np.float64) * (100.0 / total),
+            losses.cpu().numpy() / total)
 
 
 def _to_cl(x: torch.Tensor) -> torch.Tensor:

@@ -22,7 +22,7 @@ from wsbench.benchmarks.table import GroundTruth
 from wsbench.config import EvalCfg, RunCfg
 from wsbench.evaluate import metrics as M
 from wsbench.evaluate.bn import effective_bn_mode
-from wsbench.evaluate.proxy import Batch, evaluate_archs
+from wsbench.evaluate.proxy import Batch, evaluate_archs_full
 
 #: Seed offsets so that BN and evaluation batches never share a generator stream.
 _BN_SEED, _EVAL_SEED = 1_000_003, 2_000_003
@@ -72,8 +72,9 @@ def evaluate_supernet(model: nn.Module, cfg: RunCfg, splits: Any, table: GroundT
 
     Returned keys: supernet_accuracy, kendall_tau, sparse_kendall_tau, spearman, p_beat_random,
     p_beat_random_search, found_quantile, final_model_accuracy, n_archs, bn_mode, bn_mode_effective,
-    ground_truth, params_spearman, params_kendall_tau, params_sparse_kendall_tau, eval_seconds,
-    archs_per_second.
+    ground_truth, proxy, supernet_loss, acc_/loss_ {sparse_kendall_tau, kendall_tau, spearman,
+    final_model_accuracy} (both proxies side by side), params_spearman, params_kendall_tau,
+    params_sparse_kendall_tau, eval_seconds, archs_per_second.
     """
     from wsbench.search.problem import subspace_mask
     from wsbench.train.setup import space_of
@@ -100,12 +101,17 @@ def evaluate_supernet(model: nn.Module, cfg: RunCfg, splits: Any, table: GroundT
         torch.cuda.synchronize(device)
     start = time.perf_counter()
     # channels-last inputs speed up evaluation on CPU too (bench/bench_eval.py), so the switch applies on both
-    proxy = evaluate_archs(model, archs, bn_batches, eval_batches, ev.bn_mode, amp=cfg.protocol.amp and use_cuda,
-                           channels_last=cfg.protocol.channels_last)
+    proxy, loss = evaluate_archs_full(model, archs, bn_batches, eval_batches, ev.bn_mode,
+                                      amp=cfg.protocol.amp and use_cuda, channels_last=cfg.protocol.channels_last)
     seconds = time.perf_counter() - start
 
-    result: dict[str, Any] = M.ranking_metrics(proxy, truth, all_truth, ev.skt_threshold, min(ev.top_k, len(archs)))
+    score = proxy if ev.proxy == "accuracy" else -loss
+    top_k = min(ev.top_k, len(archs))
+    result: dict[str, Any] = M.ranking_metrics(score, truth, all_truth, ev.skt_threshold, top_k)
+    result.update(_proxy_variants(proxy, loss, truth, ev.skt_threshold, top_k))
     result.update({
+        "proxy": ev.proxy,
+        "supernet_accuracy": M.supernet_accuracy(proxy),
         "n_archs": len(archs),
         "bn_mode": ev.bn_mode,
         "bn_mode_effective": effective_bn_mode(model, ev.bn_mode),
@@ -115,9 +121,24 @@ def evaluate_supernet(model: nn.Module, cfg: RunCfg, splits: Any, table: GroundT
         "archs_per_second": len(archs) / seconds if seconds > 0 else float("inf"),
     })
     if out_dir is not None:
-        frame = pd.DataFrame({"key": keys, "proxy_acc": proxy, "truth": truth, "params": params.astype(np.int64)})
+        frame = pd.DataFrame({"key": keys, "proxy_acc": proxy, "proxy_loss": loss, "truth": truth,
+                              "params": params.astype(np.int64)})
         write_parquet(frame, Path(out_dir) / "evals" / f"{tag}.parquet")
     return result
+
+
+def _proxy_variants(acc: np.ndarray, loss: np.ndarray, truth: np.ndarray, threshold: float,
+                    top_k: int) -> dict[str, float]:
+    """Ranking by accuracy and by minus the loss, side by side (``acc_*`` and ``loss_*`` keys)."""
+    out: dict[str, float] = {"supernet_loss": float(np.mean(loss))}
+    if len(acc) < 2:
+        return out
+    for name, score in (("acc", acc), ("loss", -loss)):
+        out[f"{name}_sparse_kendall_tau"] = M.sparse_kendall_tau(score, truth, threshold)
+        out[f"{name}_kendall_tau"] = M.kendall_tau(score, truth)
+        out[f"{name}_spearman"] = M.spearman(score, truth)
+        out[f"{name}_final_model_accuracy"] = M.final_model_accuracy(score, truth, top_k)
+    return out
 
 
 def _params_baseline(params: np.ndarray, truth: np.ndarray, threshold: float) -> dict[str, float]:

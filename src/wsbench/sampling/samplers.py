@@ -16,6 +16,11 @@ one optimiser update:
 * ``pro_rata``: architectures drawn with probability proportional to their stand-alone parameter count (the
   "pro-rata" variant of *To Share or Not To Share*, sec. 2.2.2): over all encodings when the space can enumerate
   itself cheaply (NB201: 15,625), else over the rows of a ground-truth table with a ``params`` column.
+* ``sandwich``: the largest architecture (most stand-alone parameters; NB201: every edge a 3x3 convolution) plus
+  ``paths_per_batch`` uniform encodings in every update, gradients averaged: the "sandwich rule" of slimmable
+  networks / BigNAS without the smallest path (which, on NB201, is the all-``none`` cell with no signal). The
+  largest path keeps the parametric operations trained from the first steps, against the early bias of a
+  uniformly trained super-net towards parameter-free cells.
 
 Randomness flows only through the ``numpy.random.Generator`` given at construction; its bit-generator state is
 part of ``state_dict()`` (plain python types, loadable with ``torch.load(weights_only=True)``).
@@ -31,7 +36,7 @@ import numpy as np
 
 from wsbench.spaces.base import SearchSpace
 
-SAMPLERS = ("random_nas", "random_a", "fairnas", "pro_rata")
+SAMPLERS = ("random_nas", "random_a", "fairnas", "pro_rata", "sandwich")
 
 
 class SamplerError(ValueError):
@@ -118,6 +123,21 @@ class ProRata(Sampler):
         return [self.archs[int(i)] for i in idx]
 
 
+class Sandwich(Sampler):
+    """The largest architecture plus ``paths_per_batch`` uniform encodings in every update."""
+
+    name = "sandwich"
+
+    def __init__(self, space: SearchSpace[Any], rng: np.random.Generator, paths_per_batch: int = 1,
+                 table: Any = None):
+        super().__init__(space, rng, paths_per_batch)
+        archs, params = _pro_rata_population(space, table)
+        self.largest = archs[int(np.argmax(params))]
+
+    def next(self) -> list[Any]:
+        return [self.largest] + list(self.space.sample(self.rng, self.paths_per_batch))
+
+
 # -- FairNAS builders -------------------------------------------------------------------------------------------
 def _fair_builder(space: SearchSpace[Any]) -> Callable[[np.random.Generator], list[Any]]:
     hook = getattr(space, "fair_paths", None)
@@ -195,8 +215,8 @@ def _pro_rata_population(space: SearchSpace[Any], table: Any) -> tuple[Sequence[
     if getattr(space, "name", "") == "nb201" and hasattr(space, "enumerate"):
         return _enumerated_params(space)
     if table is None or "params" not in getattr(table, "columns", []):
-        raise SamplerError(f"pro-rata on space {space.name!r} needs a ground-truth table with a 'params' column "
-                           f"(e.g. eval.ground_truth=nb101-sample:...) to know the architectures' sizes")
+        raise SamplerError(f"pro-rata/sandwich on space {space.name!r} needs a ground-truth table with a 'params' "
+                           f"column (e.g. eval.ground_truth=nb101-sample:...) to know the architectures' sizes")
     archs = [_arch_from_row(space, table, i) for i in range(len(table))]
     return archs, np.asarray(table.column("params"), dtype=np.float64)
 
@@ -225,4 +245,6 @@ def make_sampler(name: str, space: SearchSpace[Any], rng: np.random.Generator, p
         return FairNAS(space, rng, paths_per_batch)
     if name == "pro_rata":
         return ProRata(space, rng, paths_per_batch, table=table)
+    if name == "sandwich":
+        return Sandwich(space, rng, paths_per_batch, table=table)
     raise SamplerError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}")

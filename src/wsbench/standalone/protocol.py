@@ -60,7 +60,7 @@ class TrainSpec(_Cfg):
     grad_clip: float | None = None
     eval_batch_size: int = Field(512, ge=1)
     amp: bool = True  # bf16 autocast on GPU only
-    channels_last: bool = True  # on GPU only
+    channels_last: bool = True  # channels-last batches (GPU and CPU)
     device: str = "auto"
     num_threads: int = Field(1, ge=1)  # torch threads per worker process (CPU)
 

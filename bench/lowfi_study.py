@@ -1,0 +1,121 @@
+"""Tabulate the low-fidelity protocol study (docs/low-fidelity.md) from run directories.
+
+For every run directory given (``wsbench train ... --out DIR`` with ``eval.eval_every`` set) and every evaluation
+in its ``metrics.jsonl``, one row: the run's label and seed, the epoch, the training seconds so far, the
+evaluation seconds, the *budget time* (training seconds + one evaluation: what a run stopped there would have
+cost), and the ranking metrics of both proxies (accuracy and minus the loss) against the ground truth named in
+the config; ``--transfer`` adds the same metrics against the other NB201 datasets from the stored per-evaluation
+tables (``evals/<tag>.parquet``), and ``--ensemble`` the ranking by the mean rank over the last three evaluations.
+
+    python bench/lowfi_study.py RUN_DIR [RUN_DIR ...] --csv bench/results/lowfi_study.csv [--transfer]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from wsbench.evaluate import metrics as M
+
+TRANSFER = ("cifar100_test_200ep", "imagenet16_test_200ep")
+
+
+def _train_elapsed(lines: list[dict[str, Any]], epoch: int) -> float:
+    """Training seconds at the end of ``epoch`` (the last train record of that epoch)."""
+    vals = [d["elapsed"] for d in lines if d.get("kind") == "train" and d["epoch"] == epoch]
+    return float(vals[-1]) if vals else float("nan")
+
+
+def run_rows(run: Path, label: str | None, transfer: bool, table: Any | None) -> list[dict[str, Any]]:
+    """One row per evaluation of ``run``."""
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x.strip()]
+    rows = []
+    for d in (x for x in lines if x.get("kind") == "eval"):
+        train_s = _train_elapsed(lines, d["epoch"])
+        row = {"run": run.name, "label": label or run.name, "seed": cfg["protocol"]["seed"],
+               "epochs": cfg["protocol"]["epochs"], "epoch": d["epoch"], "tag": d["tag"], "train_s": train_s,
+               "eval_s": d["eval_seconds"], "budget_min": (train_s + d["eval_seconds"]) / 60.0,
+               "supernet_acc": d["supernet_accuracy"], "skt_acc": d.get("acc_sparse_kendall_tau"),
+               "skt_loss": d.get("loss_sparse_kendall_tau"), "sp_acc": d.get("acc_spearman"),
+               "sp_loss": d.get("loss_spearman"), "final_acc": d.get("acc_final_model_accuracy"),
+               "final_loss": d.get("loss_final_model_accuracy"), "params_skt": d["params_sparse_kendall_tau"],
+               "params_sp": d["params_spearman"]}
+        parquet = run / "evals" / f"{d['tag']}.parquet"
+        if transfer and table is not None and parquet.exists():
+            frame = pd.read_parquet(parquet)
+            idx = table.index(frame["key"].tolist())
+            for metric in TRANSFER:
+                truth = table.values(metric, idx)
+                short = metric.split("_")[0]
+                row[f"{short}_skt_acc"] = M.sparse_kendall_tau(frame["proxy_acc"], truth)
+                if "proxy_loss" in frame:
+                    row[f"{short}_skt_loss"] = M.sparse_kendall_tau(-frame["proxy_loss"], truth)
+                row[f"{short}_params_skt"] = M.sparse_kendall_tau(frame["params"], truth)
+        rows.append(row)
+    return rows
+
+
+def ensemble_rows(run: Path, last: int = 3) -> dict[str, float]:
+    """s-KdT of the mean rank (by minus the loss) over the last ``last`` evaluations of ``run``."""
+    tags = sorted(run.glob("evals/epoch*.parquet"), key=lambda p: int(p.stem[5:]))[-(last - 1):]
+    frames = [pd.read_parquet(p) for p in tags + [run / "evals" / "final.parquet"] if p.exists()]
+    if len(frames) < 2:
+        return {}
+    ranks = np.mean([(-f["proxy_loss"]).rank().to_numpy() for f in frames], axis=0)
+    return {"ens_skt_loss": M.sparse_kendall_tau(ranks, frames[-1]["truth"])}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("runs", nargs="+", type=Path)
+    ap.add_argument("--label", action="append", default=[], help="RUN=LABEL")
+    ap.add_argument("--csv", type=Path)
+    ap.add_argument("--transfer", action="store_true")
+    ap.add_argument("--markdown", type=Path, help="write the per-run summary (end of schedule and best point) here")
+    args = ap.parse_args()
+    labels = dict(x.split("=", 1) for x in args.label)
+    table = None
+    if args.transfer:
+        from wsbench.benchmarks.store import load_table
+
+        table = load_table("nb201")
+    rows = []
+    for run in args.runs:
+        if not (run / "metrics.jsonl").exists():
+            continue
+        rr = run_rows(run, labels.get(run.name), args.transfer, table)
+        if rr and (run / "evals" / "final.parquet").exists():
+            rr[-1].update(ensemble_rows(run))
+        rows += rr
+    frame = pd.DataFrame(rows)
+    with pd.option_context("display.width", 250, "display.max_columns", 40, "display.max_rows", 500):
+        print(frame.drop(columns=["run", "tag"]).round(3).to_string(index=False))
+    if args.csv:
+        frame.to_csv(args.csv, index=False)
+    if args.markdown:
+        args.markdown.write_text(summary_markdown(frame))
+
+
+def summary_markdown(frame: pd.DataFrame) -> str:
+    """One line per run: the end of its schedule, and its best s-KdT (accuracy proxy) with the minute it came."""
+    lines = ["| run | seed | epochs | budget (min) | s-KdT | s-KdT (loss) | Spearman | final model | "
+             "best s-KdT (at min) |", "|---|---|---|---|---|---|---|---|---|"]
+    for (label, seed), g in frame[frame["tag"].str.match(r"^(epoch\d+|final)$")].groupby(["label", "seed"],
+                                                                                        sort=False):
+        end = g[g["tag"] == "final"].iloc[-1] if (g["tag"] == "final").any() else g.iloc[-1]
+        best = g.loc[g["skt_acc"].idxmax()]
+        lines.append(f"| {label} | {seed} | {end['epochs']} | {end['budget_min']:.1f} | {end['skt_acc']:.3f} | "
+                     f"{end['skt_loss']:.3f} | {end['sp_acc']:.3f} | {end['final_acc']:.2f} | "
+                     f"{best['skt_acc']:.3f} ({best['budget_min']:.1f}) |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
