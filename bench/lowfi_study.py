@@ -48,8 +48,11 @@ def run_rows(run: Path, label: str | None, transfer: bool, table: Any | None) ->
                "final_loss": d.get("loss_final_model_accuracy"), "params_skt": d["params_sparse_kendall_tau"],
                "params_sp": d["params_spearman"]}
         parquet = run / "evals" / f"{d['tag']}.parquet"
-        if transfer and table is not None and parquet.exists():
+        if parquet.exists():  # super-net + parameter count (eval.proxy: accuracy_params), also for older runs
             frame = pd.read_parquet(parquet)
+            hybrid = frame["proxy_acc"].rank() + frame["params"].rank()
+            row["skt_hybrid"] = M.sparse_kendall_tau(hybrid, frame["truth"])
+        if transfer and table is not None and parquet.exists():
             idx = table.index(frame["key"].tolist())
             for metric in TRANSFER:
                 truth = table.values(metric, idx)
@@ -79,6 +82,8 @@ def main() -> None:
     ap.add_argument("--csv", type=Path)
     ap.add_argument("--transfer", action="store_true")
     ap.add_argument("--markdown", type=Path, help="write the per-run summary (end of schedule and best point) here")
+    ap.add_argument("--plot", type=Path, help="write s-KdT against budget minutes (one line per run) as PNG")
+    ap.add_argument("--json", type=Path, help="write every row with the machine's description as JSON")
     args = ap.parse_args()
     labels = dict(x.split("=", 1) for x in args.label)
     table = None
@@ -101,6 +106,37 @@ def main() -> None:
         frame.to_csv(args.csv, index=False)
     if args.markdown:
         args.markdown.write_text(summary_markdown(frame))
+    if args.plot:
+        plot_curves(frame, args.plot)
+    if args.json:
+        from wsbench.atomic import write_json
+        from wsbench.machine import machine_info
+
+        write_json(args.json, {"what": "low-fidelity NB201 protocol study (docs/low-fidelity.md)",
+                               "machine": machine_info(), "runs_at_a_time": 2, "threads_per_run": 1,
+                               "rows": json.loads(frame.to_json(orient="records"))})
+
+
+def plot_curves(frame: pd.DataFrame, path: Path) -> None:
+    """s-KdT (accuracy proxy) against the budget in minutes, one line per run, with the parameter baseline."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves = frame[frame["tag"].str.match(r"^(epoch\d+|final)$")]
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for (label, _seed), g in curves.groupby(["label", "seed"], sort=False):
+        ax.plot(g["budget_min"], g["skt_acc"], marker="o", ms=3, label=f"{label}")
+    ax.axhline(float(frame["params_skt"].iloc[0]), color="k", ls="--", lw=1, label="parameter count")
+    ax.set_xscale("log")
+    ax.set_xlabel("budget: training + one evaluation of 200 cells (minutes, one CPU core)")
+    ax.set_ylabel("sparse Kendall-Tau vs NB201 CIFAR-10")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def summary_markdown(frame: pd.DataFrame) -> str:

@@ -358,6 +358,15 @@ def test_evaluate_supernet_writes_record(nb201_space: Any, tmp_path: Path) -> No
     lo = evaluate_supernet(model, by_loss, splits, table, archs, "cpu")
     assert lo["spearman"] == pytest.approx(out["loss_spearman"]) and lo["proxy"] == "neg_loss"
     assert lo["supernet_accuracy"] == pytest.approx(out["supernet_accuracy"])
+    # accuracy_params: mean of the accuracy rank and the parameter rank (ties share their mean rank)
+    def ranks(v: np.ndarray) -> np.ndarray:
+        return np.array([(v < x).sum() + ((v == x).sum() + 1) / 2.0 for x in v])
+
+    hand = (ranks(frame["proxy_acc"].to_numpy()) + ranks(frame["params"].to_numpy().astype(float))) / 2
+    assert out["hybrid_spearman"] == pytest.approx(spearman(hand, truth))
+    hy = evaluate_supernet(model, cfg.model_copy(update={"eval": cfg.eval.model_copy(
+        update={"proxy": "accuracy_params"})}), splits, table, archs, "cpu")
+    assert hy["spearman"] == pytest.approx(out["hybrid_spearman"]) and hy["proxy"] == "accuracy_params"
     png = scatter_plot(frame, tmp_path / "scatter.png", "toy")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     bad = cfg.model_copy(update={"eval": cfg.eval.model_copy(update={"ground_truth": "nb101:acc"})})

@@ -94,7 +94,9 @@ class EvalCfg(_Cfg):
     skt_threshold: float = 0.1  # percentage points
     top_k: int = 3  # final searched model = mean ground truth of the top-k by proxy
     eval_every: int | None = None  # epochs; None = only at the end
-    proxy: Literal["accuracy", "neg_loss"] = "accuracy"  # score that ranks: top-1 accuracy or minus mean CE loss
+    # score that ranks the cells: top-1 accuracy, minus the mean CE loss, or the mean of the accuracy rank and the
+    # parameter-count rank (super-net + zero-cost prior; docs/low-fidelity.md)
+    proxy: Literal["accuracy", "neg_loss", "accuracy_params"] = "accuracy"
     final: bool = True  # evaluate at the end of training
 
 

@@ -105,10 +105,11 @@ def evaluate_supernet(model: nn.Module, cfg: RunCfg, splits: Any, table: GroundT
                                       amp=cfg.protocol.amp and use_cuda, channels_last=cfg.protocol.channels_last)
     seconds = time.perf_counter() - start
 
-    score = proxy if ev.proxy == "accuracy" else -loss
+    scores = _proxy_scores(proxy, loss, params)
+    score = scores[ev.proxy]
     top_k = min(ev.top_k, len(archs))
     result: dict[str, Any] = M.ranking_metrics(score, truth, all_truth, ev.skt_threshold, top_k)
-    result.update(_proxy_variants(proxy, loss, truth, ev.skt_threshold, top_k))
+    result.update(_proxy_variants(scores, loss, truth, ev.skt_threshold, top_k))
     result.update({
         "proxy": ev.proxy,
         "supernet_accuracy": M.supernet_accuracy(proxy),
@@ -127,13 +128,28 @@ def evaluate_supernet(model: nn.Module, cfg: RunCfg, splits: Any, table: GroundT
     return result
 
 
-def _proxy_variants(acc: np.ndarray, loss: np.ndarray, truth: np.ndarray, threshold: float,
+def _proxy_scores(acc: np.ndarray, loss: np.ndarray, params: np.ndarray) -> dict[str, np.ndarray]:
+    """The scores ``eval.proxy`` can rank by (higher = better).
+
+    ``accuracy_params`` is the mean of the accuracy rank and the parameter-count rank (ties averaged): the
+    super-net's ranking error is anti-correlated with the parameter count at low fidelity (it over-ranks
+    skip-heavy cells, docs/low-fidelity.md), so the two rankings correct each other.
+    """
+    from scipy.stats import rankdata
+
+    return {"accuracy": acc, "neg_loss": -loss,
+            "accuracy_params": (rankdata(acc) + rankdata(params)) / 2.0 if len(acc) else acc}
+
+
+def _proxy_variants(scores: dict[str, np.ndarray], loss: np.ndarray, truth: np.ndarray, threshold: float,
                     top_k: int) -> dict[str, float]:
-    """Ranking by accuracy and by minus the loss, side by side (``acc_*`` and ``loss_*`` keys)."""
+    """Ranking by each proxy side by side (``acc_*``, ``loss_*`` and ``hybrid_*`` keys)."""
     out: dict[str, float] = {"supernet_loss": float(np.mean(loss))}
-    if len(acc) < 2:
+    if len(loss) < 2:
         return out
-    for name, score in (("acc", acc), ("loss", -loss)):
+    names = {"acc": "accuracy", "loss": "neg_loss", "hybrid": "accuracy_params"}
+    for name, key in names.items():
+        score = scores[key]
         out[f"{name}_sparse_kendall_tau"] = M.sparse_kendall_tau(score, truth, threshold)
         out[f"{name}_kendall_tau"] = M.kendall_tau(score, truth)
         out[f"{name}_spearman"] = M.spearman(score, truth)
