@@ -118,7 +118,7 @@ def _autocast(cfg: RunCfg, device: torch.device) -> contextlib.AbstractContextMa
 
 def _use_channels_last(cfg: RunCfg, device: torch.device) -> bool:
     """Channels-last weights and batches: faster on GPUs and with oneDNN on CPUs (1.4-1.6x per training step
-    for all three super-nets at the CPU presets' sizes, one thread; see docs/low-fidelity.md)."""
+    for all three super-nets at the CPU presets' sizes, one thread; bench/bench_channels_last.py)."""
     return cfg.protocol.channels_last
 
 
