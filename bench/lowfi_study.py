@@ -5,7 +5,8 @@ in its ``metrics.jsonl``, one row: the run's label and seed, the epoch, the trai
 evaluation seconds, the *budget time* (training seconds + one evaluation: what a run stopped there would have
 cost), and the ranking metrics of both proxies (accuracy and minus the loss) against the ground truth named in
 the config; ``--transfer`` adds the same metrics against the other NB201 datasets from the stored per-evaluation
-tables (``evals/<tag>.parquet``), and ``--ensemble`` the ranking by the mean rank over the last three evaluations.
+tables (``evals/<tag>.parquet``); the final row of each run also gets ``ens_skt_loss``, the ranking by the mean
+loss rank over its last three evaluations.
 
     python bench/lowfi_study.py RUN_DIR [RUN_DIR ...] --csv bench/results/lowfi_study.csv [--transfer]
 """
@@ -22,6 +23,7 @@ import pandas as pd
 import yaml
 
 from wsbench.evaluate import metrics as M
+from wsbench.evaluate.study import proxy_scores
 
 TRANSFER = ("cifar100_test_200ep", "imagenet16_test_200ep")
 
@@ -50,7 +52,8 @@ def run_rows(run: Path, label: str | None, transfer: bool, table: Any | None) ->
         parquet = run / "evals" / f"{d['tag']}.parquet"
         if parquet.exists():  # super-net + parameter count (eval.proxy: accuracy_params), also for older runs
             frame = pd.read_parquet(parquet)
-            hybrid = frame["proxy_acc"].rank() + frame["params"].rank()
+            loss = frame["proxy_loss"].to_numpy() if "proxy_loss" in frame else np.zeros(len(frame))
+            hybrid = proxy_scores(frame["proxy_acc"].to_numpy(), loss, frame["params"].to_numpy())["accuracy_params"]
             row["skt_hybrid"] = M.sparse_kendall_tau(hybrid, frame["truth"])
         if transfer and table is not None and parquet.exists():
             idx = table.index(frame["key"].tolist())

@@ -105,7 +105,7 @@ def evaluate_supernet(model: nn.Module, cfg: RunCfg, splits: Any, table: GroundT
                                       amp=cfg.protocol.amp and use_cuda, channels_last=cfg.protocol.channels_last)
     seconds = time.perf_counter() - start
 
-    scores = _proxy_scores(proxy, loss, params)
+    scores = proxy_scores(proxy, loss, params)
     score = scores[ev.proxy]
     top_k = min(ev.top_k, len(archs))
     result: dict[str, Any] = M.ranking_metrics(score, truth, all_truth, ev.skt_threshold, top_k)
@@ -128,7 +128,7 @@ def evaluate_supernet(model: nn.Module, cfg: RunCfg, splits: Any, table: GroundT
     return result
 
 
-def _proxy_scores(acc: np.ndarray, loss: np.ndarray, params: np.ndarray) -> dict[str, np.ndarray]:
+def proxy_scores(acc: np.ndarray, loss: np.ndarray, params: np.ndarray) -> dict[str, np.ndarray]:
     """The scores ``eval.proxy`` can rank by (higher = better).
 
     ``accuracy_params`` is the mean of the accuracy rank and the parameter-count rank (ties averaged): the

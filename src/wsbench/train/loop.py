@@ -116,7 +116,7 @@ def _autocast(cfg: RunCfg, device: torch.device) -> contextlib.AbstractContextMa
     return contextlib.nullcontext()
 
 
-def _use_channels_last(cfg: RunCfg, device: torch.device) -> bool:
+def _use_channels_last(cfg: RunCfg) -> bool:
     """Channels-last weights and batches: faster on GPUs and with oneDNN on CPUs (1.4-1.6x per training step
     for all three super-nets at the CPU presets' sizes, one thread; bench/bench_channels_last.py)."""
     return cfg.protocol.channels_last
@@ -127,7 +127,7 @@ def build_trainer(cfg: RunCfg, run: RunDir, comps: Components) -> Trainer:
     seed = cfg.protocol.seed
     torch.manual_seed(seed)
     model = comps.model_factory().to(comps.device)
-    if _use_channels_last(cfg, comps.device):
+    if _use_channels_last(cfg):
         model = model.to(memory_format=torch.channels_last)
     model.train()
     rng = np.random.default_rng(seed_from(seed, _SAMPLER_STREAM))
@@ -204,7 +204,7 @@ def train_epoch(tr: Trainer, progress: TrainProgress, max_steps: int | None,
         reseed(seed_from(seed, tr.epoch, _DROPOUT_STREAM))
     gen = torch.Generator(device=tr.comps.splits.train_x.device)
     gen.manual_seed(seed_from(seed, tr.epoch, _DATA_STREAM))
-    channels_last = _use_channels_last(tr.cfg, tr.comps.device)
+    channels_last = _use_channels_last(tr.cfg)
     meter, pending, t_epoch = Meter(tr.comps.device), 0, time.perf_counter()
     completed = True
     for x, y in tr.batches.epoch(gen):
