@@ -3,10 +3,10 @@
 For every run directory given (``wsbench train ... --out DIR`` with ``eval.eval_every`` set) and every evaluation
 in its ``metrics.jsonl``, one row: the run's label and seed, the epoch, the training seconds so far, the
 evaluation seconds, the *budget time* (training seconds + one evaluation: what a run stopped there would have
-cost), and the ranking metrics of both proxies (accuracy and minus the loss) against the ground truth named in
-the config; ``--transfer`` adds the same metrics against the other NB201 datasets from the stored per-evaluation
-tables (``evals/<tag>.parquet``); the final row of each run also gets ``ens_skt_loss``, the ranking by the mean
-loss rank over its last three evaluations.
+cost), and the ranking metrics of the three proxies (accuracy, minus the loss, and accuracy + parameter count)
+against the ground truth named in the config; ``--transfer`` adds the same metrics against the other NB201
+datasets from the stored per-evaluation tables (``evals/<tag>.parquet``); the final row of each run also gets
+``ens_skt_loss``, the ranking by the mean loss rank over its last three evaluations.
 
     python bench/lowfi_study.py RUN_DIR [RUN_DIR ...] --csv bench/results/lowfi_study.csv [--transfer]
 """
@@ -55,6 +55,8 @@ def run_rows(run: Path, label: str | None, transfer: bool, table: Any | None) ->
             loss = frame["proxy_loss"].to_numpy() if "proxy_loss" in frame else np.zeros(len(frame))
             hybrid = proxy_scores(frame["proxy_acc"].to_numpy(), loss, frame["params"].to_numpy())["accuracy_params"]
             row["skt_hybrid"] = M.sparse_kendall_tau(hybrid, frame["truth"])
+            row["sp_hybrid"] = M.spearman(hybrid, frame["truth"])
+            row["final_hybrid"] = M.final_model_accuracy(hybrid, frame["truth"], cfg["eval"].get("top_k", 3))
         if transfer and table is not None and parquet.exists():
             idx = table.index(frame["key"].tolist())
             for metric in TRANSFER:
@@ -64,6 +66,7 @@ def run_rows(run: Path, label: str | None, transfer: bool, table: Any | None) ->
                 if "proxy_loss" in frame:
                     row[f"{short}_skt_loss"] = M.sparse_kendall_tau(-frame["proxy_loss"], truth)
                 row[f"{short}_params_skt"] = M.sparse_kendall_tau(frame["params"], truth)
+                row[f"{short}_skt_hybrid"] = M.sparse_kendall_tau(hybrid, truth)
         rows.append(row)
     return rows
 
@@ -121,7 +124,8 @@ def main() -> None:
 
 
 def plot_curves(frame: pd.DataFrame, path: Path) -> None:
-    """s-KdT (accuracy proxy) against the budget in minutes, one line per run, with the parameter baseline."""
+    """s-KdT against the budget in minutes, one colour per run: the super-net alone (accuracy proxy, solid) and
+    super-net + parameter count (``accuracy_params``, dashed), with the parameter-count baseline."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -130,8 +134,11 @@ def plot_curves(frame: pd.DataFrame, path: Path) -> None:
     curves = frame[frame["tag"].str.match(r"^(epoch\d+|final)$")]
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     for (label, _seed), g in curves.groupby(["label", "seed"], sort=False):
-        ax.plot(g["budget_min"], g["skt_acc"], marker="o", ms=3, label=f"{label}")
-    ax.axhline(float(frame["params_skt"].iloc[0]), color="k", ls="--", lw=1, label="parameter count")
+        line, = ax.plot(g["budget_min"], g["skt_acc"], marker="o", ms=3, label=f"{label}")
+        if "skt_hybrid" in g:
+            ax.plot(g["budget_min"], g["skt_hybrid"], marker="x", ms=3, ls="--", lw=1, color=line.get_color())
+    ax.axhline(float(frame["params_skt"].iloc[0]), color="k", ls=":", lw=1.5,
+               label="parameter count (dashed lines: super-net + parameter count)")
     ax.set_xscale("log")
     ax.set_xlabel("budget: training + one evaluation of 200 cells (minutes, one CPU core)")
     ax.set_ylabel("sparse Kendall-Tau vs NB201 CIFAR-10")
@@ -144,14 +151,15 @@ def plot_curves(frame: pd.DataFrame, path: Path) -> None:
 
 def summary_markdown(frame: pd.DataFrame) -> str:
     """One line per run: the end of its schedule, and its best s-KdT (accuracy proxy) with the minute it came."""
-    lines = ["| run | seed | epochs | budget (min) | s-KdT | s-KdT (loss) | Spearman | final model | "
-             "best s-KdT (at min) |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| run | seed | epochs | budget (min) | s-KdT | s-KdT (loss) | s-KdT (+params) | Spearman | final model | "
+             "best s-KdT (at min) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for (label, seed), g in frame[frame["tag"].str.match(r"^(epoch\d+|final)$")].groupby(["label", "seed"],
                                                                                         sort=False):
         end = g[g["tag"] == "final"].iloc[-1] if (g["tag"] == "final").any() else g.iloc[-1]
         best = g.loc[g["skt_acc"].idxmax()]
         lines.append(f"| {label} | {seed} | {end['epochs']} | {end['budget_min']:.1f} | {end['skt_acc']:.3f} | "
-                     f"{end['skt_loss']:.3f} | {end['sp_acc']:.3f} | {end['final_acc']:.2f} | "
+                     f"{end['skt_loss']:.3f} | {end.get('skt_hybrid', float('nan')):.3f} | {end['sp_acc']:.3f} | "
+                     f"{end['final_acc']:.2f} | "
                      f"{best['skt_acc']:.3f} ({best['budget_min']:.1f}) |")
     return "\n".join(lines) + "\n"
 

@@ -27,6 +27,8 @@ def test_the_60_minute_preset_is_the_10_minute_protocol_with_a_longer_schedule()
     assert sixty.protocol.max_minutes is not None and sixty.protocol.max_minutes <= 58.0
     # the study's main finding is in the preset: BN without affine parameters and without tracked statistics
     assert not ten.mapping.bn_affine and not ten.mapping.bn_track_running_stats
+    # and its second: the ranking corrects the short-training bias with the parameter count
+    assert ten.eval.proxy == "accuracy_params"
 
 
 def test_train_cli_on_the_60_minute_preset_writes_metrics(tmp_path: Path, data_dir: Path) -> None:
@@ -53,7 +55,10 @@ def test_train_cli_on_the_60_minute_preset_writes_metrics(tmp_path: Path, data_d
         "eval.bn_batches=1", "eval.eval_batches=1", "eval.eval_every=1"])
     assert res.exit_code == 0, res.output
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["n_archs"] == 10 and metrics["proxy"] == "accuracy"
+    assert metrics["n_archs"] == 10 and metrics["proxy"] == "accuracy_params"
     assert -1.0 <= metrics["sparse_kendall_tau"] <= 1.0 and "loss_sparse_kendall_tau" in metrics
+    # the headline follows the preset's ranking rule; the super-net alone is recorded beside it
+    assert metrics["sparse_kendall_tau"] == metrics["hybrid_sparse_kendall_tau"]
+    assert -1.0 <= metrics["acc_sparse_kendall_tau"] <= 1.0
     evals = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines() if '"eval"' in x]
     assert [e["tag"] for e in evals] == ["epoch1", "final"]

@@ -52,6 +52,8 @@ _ROWS = (
     ("Spearman", "spearman"),
     ("P>R (probability to beat random search)", "p_beat_random"),
     ("final searched model (mean GT of top-3, %)", "final_model_accuracy"),
+    ("super-net alone: sparse Kendall-Tau", "acc_sparse_kendall_tau"),
+    ("super-net alone: Spearman", "acc_spearman"),
     ("params baseline: Spearman", "params_spearman"),
     ("params baseline: sparse Kendall-Tau", "params_sparse_kendall_tau"),
 )
@@ -248,7 +250,8 @@ def _train_and_report(cfg: Any, out: Path, data_dir: Path | None, start: float) 
         fail(f"training diverged: {exc}", code=3)
     metrics = result.get("metrics") or {}
     print_metrics(metrics, f"{cfg.name}: {len(metrics) and metrics.get('n_archs')} architectures vs "
-                           f"{cfg.eval.ground_truth} (sparse KdT threshold {cfg.eval.skt_threshold} pp, "
+                           f"{cfg.eval.ground_truth}, ranked by {cfg.eval.proxy} (sparse KdT threshold "
+                           f"{cfg.eval.skt_threshold} pp, "
                            f"{time.time() - start:.0f} s)")
     typer.echo(json.dumps({k: metrics.get(k) for _, k in _ROWS}, indent=None))
     typer.echo(f"wrote {out / 'metrics.json'} and {out / 'scatter.png'}")
