@@ -88,6 +88,8 @@ def main() -> None:
     ap.add_argument("--csv", type=Path)
     ap.add_argument("--transfer", action="store_true")
     ap.add_argument("--markdown", type=Path, help="write the per-run summary (end of schedule and best point) here")
+    ap.add_argument("--seeds-markdown", type=Path,
+                    help="write one line per label over its seeds (mean +- sd at the end of the schedule) here")
     ap.add_argument("--plot", type=Path, help="write s-KdT against budget minutes (one line per run) as PNG")
     ap.add_argument("--json", type=Path, help="write every row with the machine's description as JSON")
     args = ap.parse_args()
@@ -112,6 +114,8 @@ def main() -> None:
         frame.to_csv(args.csv, index=False)
     if args.markdown:
         args.markdown.write_text(summary_markdown(frame))
+    if args.seeds_markdown:
+        args.seeds_markdown.write_text(seeds_markdown(frame))
     if args.plot:
         plot_curves(frame, args.plot)
     if args.json:
@@ -161,6 +165,34 @@ def summary_markdown(frame: pd.DataFrame) -> str:
                      f"{end['skt_loss']:.3f} | {end.get('skt_hybrid', float('nan')):.3f} | {end['sp_acc']:.3f} | "
                      f"{end['final_acc']:.2f} | "
                      f"{best['skt_acc']:.3f} ({best['budget_min']:.1f}) |")
+    return "\n".join(lines) + "\n"
+
+
+def _mean_sd(values: pd.Series, digits: int = 3) -> str:
+    """``mean ± sd (v1, v2, ...)`` over seeds (sample standard deviation); the single value for one seed."""
+    v = values.dropna().to_numpy(float)
+    if len(v) == 0:
+        return "-"
+    if len(v) == 1:
+        return f"{v[0]:.{digits}f}"
+    each = ", ".join(f"{x:.{digits}f}" for x in v)
+    return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f} ({each})"
+
+
+def seeds_markdown(frame: pd.DataFrame) -> str:
+    """One line per label (give the seeds of one protocol the same ``--label``): the end of the schedule over seeds,
+    for the super-net alone and for super-net + parameter count, with the transfer columns when present."""
+    ends = frame[frame["tag"] == "final"]
+    cols = [("budget (min)", "budget_min", 1), ("s-KdT", "skt_acc", 3), ("Spearman", "sp_acc", 3),
+            ("final model", "final_acc", 2), ("s-KdT (+params)", "skt_hybrid", 3),
+            ("Spearman (+params)", "sp_hybrid", 3), ("final model (+params)", "final_hybrid", 2),
+            ("CIFAR-100 s-KdT", "cifar100_skt_acc", 3), ("CIFAR-100 (+params)", "cifar100_skt_hybrid", 3),
+            ("ImageNet16 s-KdT", "imagenet16_skt_acc", 3), ("ImageNet16 (+params)", "imagenet16_skt_hybrid", 3)]
+    cols = [c for c in cols if c[1] in ends]
+    lines = ["| protocol | seeds | " + " | ".join(c[0] for c in cols) + " |", "|---|---|" + "---|" * len(cols)]
+    for label, g in ends.groupby("label", sort=False):
+        seeds = ", ".join(str(int(x)) for x in g["seed"])
+        lines.append(f"| {label} | {seeds} | " + " | ".join(_mean_sd(g[key], d) for _, key, d in cols) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -369,6 +369,8 @@ def test_evaluate_supernet_writes_record(nb201_space: Any, tmp_path: Path) -> No
     assert hy["spearman"] == pytest.approx(out["hybrid_spearman"]) and hy["proxy"] == "accuracy_params"
     png = scatter_plot(frame, tmp_path / "scatter.png", "toy")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    plain = scatter_plot(frame.drop(columns="params"), tmp_path / "plain.png", "toy")  # older tables: no colours
+    assert plain.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plain.read_bytes() != png.read_bytes()
     bad = cfg.model_copy(update={"eval": cfg.eval.model_copy(update={"ground_truth": "nb101:acc"})})
     with pytest.raises(ValueError, match="nb101"):
         evaluate_supernet(model, bad, splits, table, archs, "cpu")

@@ -13,7 +13,9 @@ from wsbench.evaluate import metrics as M
 def scatter_plot(frame: pd.DataFrame, path: str | Path, title: str = "", threshold: float = 0.1) -> Path:
     """Write a PNG of ``frame.proxy_acc`` (x) against ``frame.truth`` (y), metrics in the title.
 
-    ``frame`` is an ``evals/<tag>.parquet`` table (columns ``proxy_acc`` and ``truth``).
+    ``frame`` is an ``evals/<tag>.parquet`` table (columns ``proxy_acc`` and ``truth``). With a ``params`` column
+    the points are coloured by stand-alone parameter count (the direction of the low-fidelity bias,
+    docs/low-fidelity.md) and the title adds the s-KdT of the super-net + parameter-count ranking.
     """
     import matplotlib
 
@@ -25,12 +27,22 @@ def scatter_plot(frame: pd.DataFrame, path: str | Path, title: str = "", thresho
         raise ValueError(f"scatter_plot needs columns proxy_acc and truth; missing {sorted(missing)}")
     proxy, truth = frame["proxy_acc"].to_numpy(float), frame["truth"].to_numpy(float)
     line = ""
+    params = frame["params"].to_numpy(float) if "params" in frame else None
     if len(frame) >= 2:
         line = (f"KdT {M.kendall_tau(proxy, truth):.3f}  s-KdT {M.sparse_kendall_tau(proxy, truth, threshold):.3f}"
                 f"  Spearman {M.spearman(proxy, truth):.3f}  n={len(frame)}")
+        if params is not None:
+            from scipy.stats import rankdata
+
+            hybrid = rankdata(proxy) + rankdata(params)
+            line += f"\nsuper-net + parameter count: s-KdT {M.sparse_kendall_tau(hybrid, truth, threshold):.3f}"
     fig, ax = plt.subplots(figsize=(5.5, 4.5), dpi=120)
     try:
-        ax.scatter(proxy, truth, s=10, alpha=0.7)
+        if params is None:
+            ax.scatter(proxy, truth, s=10, alpha=0.7)
+        else:
+            points = ax.scatter(proxy, truth, s=10, alpha=0.8, c=params / 1e6, cmap="viridis")
+            fig.colorbar(points, ax=ax, label="stand-alone parameters (M)")
         ax.set_xlabel("super-net proxy accuracy (%)")
         ax.set_ylabel("ground-truth accuracy (%)")
         ax.set_title("\n".join(t for t in (title, line) if t), fontsize=9)
