@@ -90,6 +90,9 @@ def main() -> None:
     ap.add_argument("--markdown", type=Path, help="write the per-run summary (end of schedule and best point) here")
     ap.add_argument("--seeds-markdown", type=Path,
                     help="write one line per label over its seeds (mean +- sd at the end of the schedule) here")
+    ap.add_argument("--bias", type=Path,
+                    help="write the rank-error breakdown (by skip / 3x3-convolution count, correlation with the "
+                         "parameter count) of each run's final evaluation and of NB201's own 12-epoch training here")
     ap.add_argument("--plot", type=Path, help="write s-KdT against budget minutes (one line per run) as PNG")
     ap.add_argument("--json", type=Path, help="write every row with the machine's description as JSON")
     args = ap.parse_args()
@@ -116,6 +119,8 @@ def main() -> None:
         args.markdown.write_text(summary_markdown(frame))
     if args.seeds_markdown:
         args.seeds_markdown.write_text(seeds_markdown(frame))
+    if args.bias:
+        args.bias.write_text(bias_markdown(args.runs, labels))
     if args.plot:
         plot_curves(frame, args.plot)
     if args.json:
@@ -193,6 +198,52 @@ def seeds_markdown(frame: pd.DataFrame) -> str:
     for label, g in ends.groupby("label", sort=False):
         seeds = ", ".join(str(int(x)) for x in g["seed"])
         lines.append(f"| {label} | {seeds} | " + " | ".join(_mean_sd(g[key], d) for _, key, d in cols) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def rank_error(score: np.ndarray, frame: pd.DataFrame) -> dict[str, float]:
+    """Where ``score`` puts the cells of ``frame`` against ``frame.truth``: the mean error in percentile points of
+    rank (positive = ranked too high) for cells with >= 3 skip connections and with >= 3 3x3 convolutions (and
+    none of either), and the Spearman correlation of the error with the parameter count."""
+    from scipy.stats import rankdata, spearmanr
+
+    n = len(frame)
+    err = (rankdata(score) - rankdata(frame["truth"])) / n * 100.0
+    skips = frame["key"].str.count("skip_connect").to_numpy()
+    convs = frame["key"].str.count("nor_conv_3x3").to_numpy()
+    return {"skip0": float(err[skips == 0].mean()), "skip3": float(err[skips >= 3].mean()),
+            "conv0": float(err[convs == 0].mean()), "conv3": float(err[convs >= 3].mean()),
+            "corr_params": float(spearmanr(err, frame["params"]).statistic),
+            "skt": M.sparse_kendall_tau(score, frame["truth"])}
+
+
+def bias_markdown(runs: list[Path], labels: dict[str, str]) -> str:
+    """The rank-error table of the low-fidelity bias: each run's final super-net ranking, and, on the cells of the
+    first run, the stand-alone rankings of NB201's own 12-epoch training (full-size networks, 32x32) as reference."""
+    from wsbench.benchmarks.store import load_table
+
+    lines = ["| ranking | s-KdT | skip=0 | skip>=3 | 3x3=0 | 3x3>=3 | error vs params (Spearman) |",
+             "|---|---|---|---|---|---|---|"]
+
+    def line(name: str, e: dict[str, float]) -> str:
+        return (f"| {name} | {e['skt']:.3f} | {e['skip0']:+.0f} | {e['skip3']:+.0f} | {e['conv0']:+.0f} | "
+                f"{e['conv3']:+.0f} | {e['corr_params']:+.2f} |")
+
+    first = None
+    for run in runs:
+        parquet = run / "evals" / "final.parquet"
+        if not parquet.exists():
+            continue
+        frame = pd.read_parquet(parquet)
+        first = frame if first is None else first
+        lines.append(line(labels.get(run.name, run.name), rank_error(frame["proxy_acc"].to_numpy(), frame)))
+    if first is not None:
+        table = load_table("nb201")
+        idx = table.index(first["key"].tolist())
+        for metric in ("cifar10_val_12ep", "cifar10_test_12ep"):
+            lines.append(line(f"NB201 stand-alone, 12 epochs ({metric})",
+                              rank_error(table.values(metric, idx), first)))
+        lines.append(line("parameter count", rank_error(first["params"].to_numpy(float), first)))
     return "\n".join(lines) + "\n"
 
 
