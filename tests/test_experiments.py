@@ -136,16 +136,24 @@ def test_pourchot_preset_grid():
 
 
 def test_lowfi_study_levels_match_the_presets():
-    """studies/lowfi-nb201.yaml: the screen varies one lever around configs/nb201-cpu.yaml at a similar cost;
-    its 10min / 60min levels are exactly the shipped presets (evaluated along the way)."""
+    """studies/lowfi-nb201.yaml: the screen varies one lever around its centre (16x16, 40 epochs) at a similar
+    cost; its 10min / 60min levels are exactly the shipped presets (evaluated along the way)."""
     from wsbench.config import load_config
 
     screen = expand(load_study(REPO / "studies" / "lowfi-nb201.yaml", fidelity="screen"))
-    assert len(screen) >= 8 and all(r.cfg.protocol.max_minutes is None and r.cfg.eval.eval_every for r in screen)
+    assert len(screen) >= 12 and all(r.cfg.protocol.max_minutes is None and r.cfg.eval.eval_every for r in screen)
     base = next(r for r in screen if r.factor == "base")
+    assert (base.cfg.data.resolution, base.cfg.protocol.epochs) == (16, 40)
     # cost per epoch grows with the level: FairNAS trains 5 paths per update, so it gets fewer epochs
     fair = next(r for r in screen if r.value == "fairnas")
     assert fair.cfg.protocol.epochs * 5 == base.cfg.protocol.epochs
+    # the screen's 8x8 level is the 10-minute preset's training protocol
+    ten = load_config(REPO / "configs" / "nb201-cpu.yaml")
+    small = next(r for r in screen if r.value == "8x8")
+    assert (small.cfg.data.resolution, small.cfg.protocol.epochs) == (ten.data.resolution, ten.protocol.epochs)
+    centre = expand(load_study(REPO / "studies" / "lowfi-nb201.yaml", fidelity="centre"))
+    assert len(centre) == 3 and all(_without_run_keys(r.cfg.model_dump()) == _without_run_keys(base.cfg.model_dump())
+                                    for r in centre)
     for level, preset, seeds in (("10min", "nb201-cpu.yaml", 3), ("60min", "nb201-cpu-60.yaml", 3)):
         runs = expand(load_study(REPO / "studies" / "lowfi-nb201.yaml", fidelity=level))
         assert len(runs) == seeds

@@ -13,15 +13,18 @@ from wsbench.config import load_config
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
-def test_the_60_minute_preset_is_the_10_minute_protocol_with_a_longer_schedule() -> None:
+def test_the_two_presets_share_the_protocol_but_resolution_and_schedule() -> None:
     ten, sixty = load_config(CONFIGS / "nb201-cpu.yaml"), load_config(CONFIGS / "nb201-cpu-60.yaml")
     a, b = ten.model_dump(), sixty.model_dump()
     for tree in (a, b):
         tree.pop("name")
         tree["protocol"].pop("epochs")
         tree["protocol"].pop("max_minutes")
+        tree["data"].pop("resolution")
     assert a == b
-    assert sixty.protocol.epochs >= 6 * ten.protocol.epochs
+    # 10 minutes: 8x8 for 96 epochs; 60 minutes: 16x16 (the screen's centre) for 300 epochs
+    assert (ten.data.resolution, ten.protocol.epochs) == (8, 96)
+    assert (sixty.data.resolution, sixty.protocol.epochs) == (16, 300)
     # the wall-clock safety cut leaves room for the evaluation inside each budget
     assert ten.protocol.max_minutes is not None and ten.protocol.max_minutes <= 9.0
     assert sixty.protocol.max_minutes is not None and sixty.protocol.max_minutes <= 58.0

@@ -2,7 +2,7 @@
 
 Two paths, chosen by ``--dataset`` (default: CIFAR-10 when it and the NB201 table are imported, else digits):
 
-* ``cifar10``: preset ``nb201-cpu`` (16x16 CIFAR-10, about 10 minutes), judged against the imported NB201 table.
+* ``cifar10``: preset ``nb201-cpu`` (8x8 CIFAR-10, under 10 minutes), judged against the imported NB201 table.
 * ``digits``: needs no files at all. scikit-learn's digits, the NB201 space and a tiny network: it builds (or
   reuses) the stand-alone ground truth ``standalone-nb201-digits`` (``--gt-n`` cells x ``--gt-seeds`` seeds,
   embedded ``digits`` stand-alone protocol) in the data directory, then trains the super-net of preset
