@@ -9,6 +9,9 @@ datasets from the stored per-evaluation tables (``evals/<tag>.parquet``); the fi
 ``ens_skt_loss``, the ranking by the mean loss rank over its last three evaluations.
 
     python bench/lowfi_study.py RUN_DIR [RUN_DIR ...] --csv bench/results/lowfi_study.csv [--transfer]
+
+``--previous OLD.csv`` keeps the rows of earlier runs (the bias table needs the run directories, so it covers only
+the runs given).
 """
 
 from __future__ import annotations
@@ -94,7 +97,12 @@ def main() -> None:
                     help="write the rank-error breakdown (by skip / 3x3-convolution count, correlation with the "
                          "parameter count) of each run's final evaluation and of NB201's own 12-epoch training here")
     ap.add_argument("--plot", type=Path, help="write s-KdT against budget minutes (one line per run) as PNG")
+    ap.add_argument("--plot-only", action="append", default=[], metavar="LABEL",
+                    help="plot only the runs with this label (repeatable; default: every run)")
     ap.add_argument("--json", type=Path, help="write every row with the machine's description as JSON")
+    ap.add_argument("--previous", type=Path,
+                    help="an earlier --csv whose rows are kept (runs given here replace rows of the same run name): "
+                         "adds new runs to a study whose older run directories are no longer at hand")
     args = ap.parse_args()
     labels = dict(x.split("=", 1) for x in args.label)
     table = None
@@ -111,6 +119,13 @@ def main() -> None:
             rr[-1].update(ensemble_rows(run))
         rows += rr
     frame = pd.DataFrame(rows)
+    if args.previous:
+        old = pd.read_csv(args.previous)
+        old = old[~old["run"].isin(set(frame["run"]) if len(frame) else set())]
+        frame = pd.concat([old, frame], ignore_index=True) if len(frame) else old
+        first = {label: i for i, label in reversed(list(enumerate(frame["label"])))}
+        frame = frame.assign(_order=frame["label"].map(first)).sort_values(
+            ["_order", "seed", "run"], kind="stable").drop(columns="_order").reset_index(drop=True)
     with pd.option_context("display.width", 250, "display.max_columns", 40, "display.max_rows", 500):
         print(frame.drop(columns=["run", "tag"]).round(3).to_string(index=False))
     if args.csv:
@@ -122,7 +137,7 @@ def main() -> None:
     if args.bias:
         args.bias.write_text(bias_markdown(args.runs, labels))
     if args.plot:
-        plot_curves(frame, args.plot)
+        plot_curves(frame, args.plot, args.plot_only)
     if args.json:
         from wsbench.atomic import write_json
         from wsbench.machine import machine_info
@@ -132,27 +147,33 @@ def main() -> None:
                                "rows": json.loads(frame.to_json(orient="records"))})
 
 
-def plot_curves(frame: pd.DataFrame, path: Path) -> None:
-    """s-KdT against the budget in minutes, one colour per run: the super-net alone (accuracy proxy, solid) and
-    super-net + parameter count (``accuracy_params``, dashed), with the parameter-count baseline."""
+def plot_curves(frame: pd.DataFrame, path: Path, only: list[str] | None = None) -> None:
+    """s-KdT against the budget in minutes, one colour per label (its seeds share it): the super-net alone
+    (accuracy proxy, solid) and super-net + parameter count (``accuracy_params``, dashed), with the parameter-count
+    baseline; ``only`` keeps those labels (all when empty)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     curves = frame[frame["tag"].str.match(r"^(epoch\d+|final)$")]
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    if only:
+        curves = curves[curves["label"].isin(only)]
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    colours = {label: f"C{i % 10}" for i, label in enumerate(dict.fromkeys(curves["label"]))}
     for (label, _seed), g in curves.groupby(["label", "seed"], sort=False):
-        line, = ax.plot(g["budget_min"], g["skt_acc"], marker="o", ms=3, label=f"{label}")
+        first = label not in [t.get_label() for t in ax.lines]
+        ax.plot(g["budget_min"], g["skt_acc"], marker="o", ms=3, color=colours[label],
+                label=label if first else "_nolegend_")
         if "skt_hybrid" in g:
-            ax.plot(g["budget_min"], g["skt_hybrid"], marker="x", ms=3, ls="--", lw=1, color=line.get_color())
-    ax.axhline(float(frame["params_skt"].iloc[0]), color="k", ls=":", lw=1.5,
-               label="parameter count (dashed lines: super-net + parameter count)")
+            ax.plot(g["budget_min"], g["skt_hybrid"], marker="x", ms=3, ls="--", lw=1, color=colours[label])
+    ax.axhline(float(frame["params_skt"].iloc[0]), color="k", ls=":", lw=1.5, label="parameter count")
     ax.set_xscale("log")
     ax.set_xlabel("budget: training + one evaluation of 200 cells (minutes, one CPU core)")
     ax.set_ylabel("sparse Kendall-Tau vs NB201 CIFAR-10")
+    ax.set_title("solid: super-net alone; dashed: super-net + parameter count (one line per seed)", fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -147,6 +147,11 @@ def test_lowfi_study_levels_match_the_presets():
     # cost per epoch grows with the level: FairNAS trains 5 paths per update, so it gets fewer epochs
     fair = next(r for r in screen if r.value == "fairnas")
     assert fair.cfg.protocol.epochs * 5 == base.cfg.protocol.epochs
+    # half the training images for twice the epochs: the same number of images seen
+    half = next(r for r in screen if r.factor == "portion")
+    assert half.cfg.data.train_portion * half.cfg.protocol.epochs == pytest.approx(
+        base.cfg.data.train_portion * base.cfg.protocol.epochs)
+    assert next(r for r in screen if r.factor == "warmup").cfg.protocol.warmup_epochs > 0
     # the screen's 8x8 level is the 10-minute preset's training protocol
     ten = load_config(REPO / "configs" / "nb201-cpu.yaml")
     small = next(r for r in screen if r.value == "8x8")
