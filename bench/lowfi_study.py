@@ -161,10 +161,11 @@ def plot_curves(frame: pd.DataFrame, path: Path, only: list[str] | None = None) 
         curves = curves[curves["label"].isin(only)]
     fig, ax = plt.subplots(figsize=(8, 4.8))
     colours = {label: f"C{i % 10}" for i, label in enumerate(dict.fromkeys(curves["label"]))}
+    named: set[str] = set()
     for (label, _seed), g in curves.groupby(["label", "seed"], sort=False):
-        first = label not in [t.get_label() for t in ax.lines]
         ax.plot(g["budget_min"], g["skt_acc"], marker="o", ms=3, color=colours[label],
-                label=label if first else "_nolegend_")
+                label="_nolegend_" if label in named else label)
+        named.add(label)
         if "skt_hybrid" in g:
             ax.plot(g["budget_min"], g["skt_hybrid"], marker="x", ms=3, ls="--", lw=1, color=colours[label])
     ax.axhline(float(frame["params_skt"].iloc[0]), color="k", ls=":", lw=1.5, label="parameter count")
