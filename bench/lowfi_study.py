@@ -121,9 +121,8 @@ def main() -> None:
     frame = pd.DataFrame(rows)
     if args.previous:
         old = pd.read_csv(args.previous)
-        old = old[~old["run"].isin(set(frame["run"]) if len(frame) else set())]
-        frame = pd.concat([old, frame], ignore_index=True) if len(frame) else old
-        first = {label: i for i, label in reversed(list(enumerate(frame["label"])))}
+        frame = pd.concat([old[~old["run"].isin(frame["run"])], frame], ignore_index=True) if len(frame) else old
+        first = {label: i for i, label in enumerate(dict.fromkeys(frame["label"]))}  # labels in order of appearance
         frame = frame.assign(_order=frame["label"].map(first)).sort_values(
             ["_order", "seed", "run"], kind="stable").drop(columns="_order").reset_index(drop=True)
     with pd.option_context("display.width", 250, "display.max_columns", 40, "display.max_rows", 500):
