@@ -11,7 +11,9 @@ from wsbench.benchmarks.table import GroundTruth
 from wsbench.sampling import SAMPLERS, SamplerError, make_sampler, permuted_choices
 from wsbench.spaces import get_space
 
-nb201 = pytest.importorskip("wsbench.spaces.nb201")
+import wsbench.spaces.darts as darts
+import wsbench.spaces.nb101 as nb101
+import wsbench.spaces.nb201 as nb201
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +46,6 @@ def test_fairnas_nb201_each_op_on_each_edge_once(space):
 
 
 def test_fairnas_nb101_one_topology_all_ops_per_node():
-    nb101 = pytest.importorskip("wsbench.spaces.nb101")
     sp = get_space("nb101")
     s = make_sampler("fairnas", sp, np.random.default_rng(2))
     for _ in range(5):
@@ -57,7 +58,6 @@ def test_fairnas_nb101_one_topology_all_ops_per_node():
 
 
 def test_fairnas_darts_one_topology_all_ops_per_edge():
-    darts = pytest.importorskip("wsbench.spaces.darts")
     sp = get_space("darts")
     paths = make_sampler("fairnas", sp, np.random.default_rng(3)).next()
     assert len(paths) == len(darts.OPS) and all(sp.is_valid(a) for a in paths)
@@ -142,6 +142,27 @@ def test_pro_rata_from_table():
     assert draws.count("c") / len(draws) == pytest.approx(0.75, abs=0.03)
     with pytest.raises(SamplerError, match="params"):
         make_sampler("pro_rata", Toy(), np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("name", ["pro_rata", "sandwich"])
+def test_pro_rata_and_sandwich_on_nb101_stay_in_the_subspace(name):
+    """NB101 rows (matrix|ops as in the shared sample) parse, and only cells of the chosen sub-space are drawn."""
+    full = get_space("nb101")
+    cells = full.sample_unique(np.random.default_rng(0), 300)
+    texts = [full.format(a).split("|") for a in cells]
+    table = GroundTruth.from_columns("toy101", "nb101", {
+        "key": np.array(full.keys(cells), dtype=object),
+        "matrix": np.array([t[0] for t in texts], dtype=object),
+        "ops": np.array([t[1] for t in texts], dtype=object),
+        "params": np.arange(1.0, len(cells) + 1.0)})
+    a4 = nb101.NB101Space(subspace="A4")
+    expected = sum(nb101.in_subspace(a, "A4") for a in cells)
+    assert 0 < expected < len(cells)
+    s = make_sampler(name, a4, np.random.default_rng(1), paths_per_batch=2, table=table)
+    draws = [a for _ in range(150) for a in s.next()]
+    assert all(nb101.in_subspace(a, "A4") for a in draws)
+    if name == "pro_rata":
+        assert len(s.archs) == expected
 
 
 def test_sandwich_trains_the_largest_path_plus_uniform_ones(space):

@@ -63,6 +63,7 @@ CONFIGS = [
     ("edge", False, "ofa", True, False),
     ("node", True, "single", True, False),
     ("edge", False, "single", False, True),
+    ("edge", True, "ofa", True, True),  # edge-mapped WSBN with BN parameters: the partner input picks the set
 ]
 
 
@@ -248,7 +249,7 @@ def test_dead_node_read_by_conv_is_zero_input() -> None:
 def test_node_mapping_and_wsbn_share_ops() -> None:
     edge, node, wsbn = _net(op_map="edge"), _net(op_map="node"), _net(op_map="node", wsbn=True)
     assert count_params(node) < count_params(wsbn) < count_params(edge)
-    assert count_params(_net(op_map="edge", wsbn=True)) == count_params(edge)  # WSBN changes nothing on edges
+    assert count_params(_net(op_map="edge", wsbn=True)) > count_params(edge)  # partner-indexed BN sets
     reduce_cell = node.cells[1]
     assert reduce_cell.reduction
     # node 3 of a reduction cell: one module serves the stride-2 edges from inputs 0, 1 and stride 1 from 2..4
@@ -345,3 +346,15 @@ def test_channels_last() -> None:
     x = torch.randn(2, 3, 8, 8)
     y = net(x.contiguous(memory_format=torch.channels_last), arch)
     assert torch.allclose(y, net(x, arch), atol=1e-5)
+
+
+def test_wsbn_on_edges_follows_the_partner_input() -> None:
+    """Edge mapping: WSBN adds BN sets (one per possible partner input) and the genotype's partner picks one,
+    so with trained (randomised) BN sets the same edge computes differently next to a different partner."""
+    base, wsbn = _net(op_map="edge", wsbn=False, bn_affine=True), _net(op_map="edge", wsbn=True, bn_affine=True)
+    assert count_params(wsbn) > count_params(base)
+    normal = ((0, 4), (1, 4), (0, 4), (1, 4), (0, 4), (1, 4), (0, 4), (1, 4))
+    other = ((0, 4), (0, 4), (0, 4), (1, 4), (0, 4), (1, 4), (0, 4), (1, 4))  # node 0: partner 0 instead of 1
+    plans_a, plans_b = wsbn.plans((normal, normal)), wsbn.plans((other, normal))
+    assert plans_a[0].edges[0].bn_index == 1 and plans_b[0].edges[0].bn_index == 0
+    assert base.plans((normal, normal))[0].edges[0].bn_index == 0

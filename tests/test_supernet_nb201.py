@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -91,6 +92,79 @@ def test_path_equals_standalone(op_map: str, wsbn: bool, affine: bool, track: bo
                     assert torch.allclose(g_net, g_alone, atol=1e-5, rtol=1e-5)
                 if track:  # the head BN's running statistics moved identically
                     assert torch.allclose(net.head.bn.running_mean, alone.head.bn.running_mean, atol=1e-6)
+
+
+@pytest.mark.parametrize(("op_map", "wsbn", "kernel"), [("edge", False, "single"), ("edge", True, "ofa"),
+                                                        ("node", True, "single"), ("node", False, "ofa")])
+def test_shared_kernels_equal_standalone(op_map: str, wsbn: bool, kernel: str) -> None:
+    """OFA / single kernel: the 1x1 op is derived from the 3x3 kernel, and the path equals its stand-alone twin."""
+    gen = torch.Generator().manual_seed(11)
+    net = _net(op_map=op_map, wsbn=wsbn, kernel=kernel, bn_track_running_stats=True)
+    _randomise(net, gen)
+    with torch.no_grad():
+        for m in net.modules():
+            if getattr(m, "transform", None) is not None:
+                m.transform.add_(torch.randn(m.transform.shape, generator=gen) * 0.2)
+    cell = net.cells()[0]
+    assert cell.entry(0, C1)[0] == cell.entry(0, C3)[0]  # one module serves both kernel sizes
+    x = torch.randn(4, 3, 8, 8, generator=gen)
+    for ops in _archs(np.random.default_rng(5), 3) + SPECIAL:
+        alone = net.standalone(ops)
+        net.copy_to_standalone(ops, alone)
+        net.eval()
+        alone.eval()
+        assert torch.allclose(net(x, ops), alone(x), atol=1e-5, rtol=0), ops
+    separate = _net(op_map=op_map, wsbn=wsbn)
+    assert count_params(net) < count_params(separate)
+
+
+def test_kernel_sharing_changes_the_function() -> None:
+    """With the same 3x3 weights, single and ofa (perturbed transform) give different 1x1 outputs."""
+    torch.manual_seed(0)
+    single, ofa = _net(kernel="single"), _net(kernel="ofa")
+    ofa.load_state_dict({**single.state_dict(), **{k: v for k, v in ofa.state_dict().items() if "transform" in k}})
+    with torch.no_grad():
+        for name, p in ofa.named_parameters():
+            if "transform" in name:
+                p.add_(0.5)
+    x = torch.randn(4, 3, 8, 8)
+    ops = (C1,) * 6
+    single.eval()
+    ofa.eval()
+    assert not torch.allclose(single(x, ops), ofa(x, ops))
+
+
+def test_wsbn_on_edges_changes_parameters_and_outputs() -> None:
+    """Edge mapping: WSBN gives each conv op one BN set per subset of non-none sibling edges, picked by the
+    architecture, so the parameters grow and, with trained (here: randomised) BNs, outputs change."""
+    base, wsbn = _net(), _net(wsbn=True)
+    assert count_params(wsbn) > count_params(base)
+    cell = wsbn.cells()[0]
+    bn_sets = {key: len(m.bn) for key, m in cell.ops.items() if isinstance(m, ReLUConvBN)}
+    assert bn_sets["edge0_nor_conv_3x3"] == 1  # edge (0, 1): no sibling
+    assert bn_sets["edge1_nor_conv_3x3"] == 2  # edge (0, 2): sibling (1, 2)
+    assert bn_sets["edge3_nor_conv_3x3"] == 4  # edge (0, 3): siblings (1, 3), (2, 3)
+    # the BN index of edge (0, 3) follows its siblings (1, 3) = EDGES[4], (2, 3) = EDGES[5]
+    assert cell.bn_index(3, (C3, C3, C3, C3, NONE, NONE)) == 0
+    assert cell.bn_index(3, (C3, C3, C3, C3, SKIP, NONE)) == 1
+    assert cell.bn_index(3, (C3, C3, C3, C3, NONE, C1)) == 2
+    assert cell.bn_index(3, (C3, C3, C3, C3, POOL, C1)) == 3
+    gen = torch.Generator().manual_seed(3)
+    _randomise(base, gen)
+    base_state = base.state_dict()
+    for key, value in wsbn.state_dict().items():  # every BN set starts as the base's single BN
+        value.copy_(base_state[re.sub(r"\.bn\.\d+\.", ".bn.0.", key)])
+    x = torch.randn(4, 3, 8, 8, generator=gen)
+    for net in (base, wsbn):
+        net.eval()
+    ops, alone = (C3, C3, C3, C3, SKIP, C1), (C3, NONE, NONE, C3, NONE, NONE)
+    assert torch.allclose(base(x, ops), wsbn(x, ops))  # identical BN sets: the same function as the base
+    with torch.no_grad():  # train only the BN sets used when sibling edges are present
+        for name, p in wsbn.named_parameters():
+            if re.search(r"\.bn\.[1-3]\.", name):
+                p.add_(torch.randn(p.shape, generator=gen))
+    assert torch.allclose(base(x, alone), wsbn(x, alone))  # no siblings on any conv edge: BN set 0 only
+    assert not torch.allclose(base(x, ops), wsbn(x, ops), atol=1e-4)
 
 
 def test_path_equals_standalone_with_dropout() -> None:
@@ -214,8 +288,6 @@ def test_build_and_arch_errors() -> None:
         build_supernet("nb101", MappingCfg(op_map="edge"), 10)
     with pytest.raises(ValueError, match="unknown search space"):
         build_supernet("nb999", MappingCfg(), 10)
-    with pytest.raises(ValueError, match="kernel"):
-        build_supernet("nb201", MappingCfg(kernel="ofa"), 10)
     net = _net()
     x = torch.randn(2, 3, 8, 8)
     for bad in [(0, 1, 2), (0, 1, 2, 3, 4, 5), (-1, 0, 0, 0, 0, 0)]:

@@ -22,6 +22,15 @@ def _load(study: str, fidelity: str | None) -> Any:
         fail(str(exc))
 
 
+def _shard(text: str | None) -> tuple[int, int] | None:
+    from wsbench.experiments.spec import StudyError, parse_shard
+
+    try:
+        return parse_shard(text)
+    except StudyError as exc:
+        fail(str(exc))
+
+
 def _expand(spec: Any) -> list[Any]:
     from wsbench.config import ConfigError
     from wsbench.experiments.spec import StudyError, expand
@@ -40,11 +49,15 @@ def _print_result(row: dict[str, Any]) -> None:
 
 def _run(spec: Any, out: Path, dry_run: bool, max_parallel: int | None, address: str | None, retry_diverged: bool,
          data_dir: Path | None, num_cpus_per_run: int) -> None:
-    runs = _expand(spec)
+    from wsbench.experiments.spec import select_shard
+
+    everything = _expand(spec)
+    runs = select_shard(everything, spec.shard)
     if dry_run:
         for run in runs:
             typer.echo(run.line())
-        typer.echo(f"{len(runs)} runs", err=True)
+        piece = f" (shard {spec.shard[0]}/{spec.shard[1]} of {len(everything)})" if spec.shard else ""
+        typer.echo(f"{len(runs)} runs{piece}", err=True)
         return
     from wsbench.experiments.runner import run_study
 
@@ -76,9 +89,12 @@ def register(app: typer.Typer) -> None:
         data_dir: Path | None = typer.Option(None, "--data-dir", help="data directory (default $WSBENCH_DATA_DIR)"),
         fidelity: str | None = typer.Option(None, "--fidelity", help="a fidelity level of the study, e.g. low"),
         num_cpus_per_run: int = typer.Option(1, "--cpus-per-run", help="CPU cores per run"),
+        shard: str | None = typer.Option(None, "--shard", help="K/N: run only the K-th of N deterministic pieces "
+                                         "(merge the pieces' directories with `wsbench results merge`)"),
     ) -> None:
         """Run (or resume) every run of a study: only missing or unfinished runs are trained."""
         spec = _load(study, fidelity)
+        spec.shard = _shard(shard)
         _run(spec, out or Path("results") / spec.name, dry_run, max_parallel, address, retry_diverged, data_dir,
              num_cpus_per_run)
 
@@ -124,7 +140,7 @@ def register(app: typer.Typer) -> None:
     @app.command("reproduce")
     def reproduce(
         name: str = typer.Argument(..., help="a study in studies/, e.g. yu2020-nb201 or pourchot-nb101"),
-        fidelity: str = typer.Option("low", "--fidelity", help="low (a CPU-sized version) or paper"),
+        fidelity: str = typer.Option("cpu", "--fidelity", help="cpu (a CPU-sized version) or paper"),
         out: Path = typer.Option(..., "--out", help="study directory: results.sqlite and report.html go here"),
         data_dir: Path | None = typer.Option(None, "--data-dir", help="data directory (default $WSBENCH_DATA_DIR)"),
         max_parallel: int | None = typer.Option(None, "--max-parallel", help="runs in flight at most"),

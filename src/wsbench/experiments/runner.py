@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from wsbench.atomic import write_json
-from wsbench.experiments.spec import RunSpec, StudySpec, expand, label_order
+from wsbench.experiments.spec import RunSpec, StudySpec, expand, label_order, select_shard
 from wsbench.experiments.store import DIVERGED, DONE, ResultStore
 
 STUDY_FILE = "study.json"
@@ -231,7 +231,7 @@ def run_study(spec: StudySpec, study_dir: str | Path, max_parallel: int | None =
     if num_cpus_per_run < 1:
         raise ValueError(f"num_cpus_per_run must be >= 1, got {num_cpus_per_run}")
     study_dir = Path(study_dir).resolve()
-    runs = expand(spec)
+    runs = select_shard(expand(spec), spec.shard)
     (study_dir / RUNS_DIR).mkdir(parents=True, exist_ok=True)
     write_study_file(spec, study_dir)
     store = ResultStore(study_dir)

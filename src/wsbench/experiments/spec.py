@@ -76,6 +76,7 @@ class StudySpec:
     paper: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     source: str = "study"
+    shard: tuple[int, int] | None = None  # run only the K-th of N deterministic pieces (select_shard)
 
 
 @dataclass
@@ -92,11 +93,40 @@ class RunSpec:
     levels: dict[str, str] = field(default_factory=dict)  # grid: factor -> label of this run
 
     def line(self) -> str:
-        """One line for ``--dry-run``: the id first."""
+        """One line for ``--dry-run``: the id first; levels that resolve to this run too are named (a level
+        equal to the base is marked as such: it is measured by the base run and adds no run)."""
         space = f" space={self.space}" if self.space else ""
         extra = [f"{f}={v}" for f, v in self.labels[1:]]
-        also = f"  (also {', '.join(extra)})" if extra else ""
+        if self.factor == BASE_LABEL and extra:
+            also = f"  (equal to the base: {', '.join(extra)})"
+        else:
+            also = f"  (also {', '.join(extra)})" if extra else ""
         return f"{self.id}  factor={self.factor} value={self.value} seed={self.seed}{space}{also}"
+
+
+def select_shard(runs: list[RunSpec], shard: tuple[int, int] | None) -> list[RunSpec]:
+    """Runs of shard ``K/N`` (1-based ``K``): every N-th run in the order of run ids, so that the shards of a
+    study are disjoint, cover it, and do not depend on the order of the YAML."""
+    if shard is None:
+        return runs
+    k, n = shard
+    if not (n >= 1 and 1 <= k <= n):
+        raise StudyError(f"shard {k}/{n}: need 1 <= K <= N (e.g. --shard 2/4)")
+    chosen = {r.id for i, r in enumerate(sorted(runs, key=lambda r: r.id)) if i % n == k - 1}
+    return [r for r in runs if r.id in chosen]
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"2/4"`` -> ``(2, 4)``; ``None`` stays ``None``; anything else is a ``StudyError``."""
+    if text is None:
+        return None
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise StudyError(f"--shard must be K/N with integers, e.g. 2/4, got {text!r}") from None
+    if not (n >= 1 and 1 <= k <= n):
+        raise StudyError(f"--shard {text}: need 1 <= K <= N")
+    return k, n
 
 
 # -- helpers ------------------------------------------------------------------------------------------------------
@@ -344,6 +374,7 @@ def _resolve(spec: StudySpec, base: dict[str, Any], overrides: list[dict[str, An
 def expand(spec: StudySpec) -> list[RunSpec]:
     """Every run of the study (deduplicated by id, in study order); config errors name the run and the key."""
     runs: dict[str, RunSpec] = {}
+    seen: dict[tuple[tuple[str | None, int, str], str], str] = {}  # ((space, seed, factor), run id) -> level
     spaces = spec.spaces or [(None, {})]
 
     def add(space: str | None, tree: dict[str, Any], overrides: list[dict[str, Any]], factor: str, value: str,
@@ -352,6 +383,14 @@ def expand(spec: StudySpec) -> list[RunSpec]:
             f" space={space}" if space else "")
         cfg = _resolve(spec, tree, overrides, seed, where)
         rid = run_id(cfg)
+        key = (space, seed, factor)
+        twin = seen.get((key, rid))
+        if twin is not None and twin != value and factor != BASE_LABEL:
+            raise StudyError(f"study {spec.name!r}: levels {twin!r} and {value!r} of factor {factor!r} resolve to the "
+                             f"same configuration (run {rid}"
+                             f"{', fidelity ' + repr(spec.fidelity) if spec.fidelity else ''}): the levels would "
+                             f"share one run and compare nothing; give them distinct values at this fidelity")
+        seen[(key, rid)] = value
         if rid in runs:
             if (factor, value) not in runs[rid].labels:
                 runs[rid].labels.append((factor, value))

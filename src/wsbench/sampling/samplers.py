@@ -212,22 +212,39 @@ def _enumerated_params(space: Any) -> tuple[tuple[Hashable, ...], np.ndarray]:
 
 
 def _pro_rata_population(space: SearchSpace[Any], table: Any) -> tuple[Sequence[Any], np.ndarray]:
+    """The architectures pro-rata / sandwich draw from, with their parameter counts: the enumeration of NB201,
+    else the rows of ``table`` that the space can represent and holds (its sub-space, e.g. NB101 ``A4``)."""
     if getattr(space, "name", "") == "nb201" and hasattr(space, "enumerate"):
         return _enumerated_params(space)
     if table is None or "params" not in getattr(table, "columns", []):
         raise SamplerError(f"pro-rata/sandwich on space {space.name!r} needs a ground-truth table with a 'params' "
                            f"column (e.g. eval.ground_truth=nb101-sample:...) to know the architectures' sizes")
-    archs = [_arch_from_row(space, table, i) for i in range(len(table))]
-    return archs, np.asarray(table.column("params"), dtype=np.float64)
+    params = np.asarray(table.column("params"), dtype=np.float64)
+    archs, kept = [], []
+    parse = getattr(space, "parse_encoding", space.parse) if "arch" in table.columns else space.parse
+    for i, text in enumerate(_row_texts(table)):
+        try:
+            arch = parse(str(text))
+        except ValueError:
+            continue  # a row the space cannot represent
+        if getattr(space, "is_valid", lambda _: True)(arch):
+            archs.append(arch)
+            kept.append(i)
+    if not archs:
+        raise SamplerError(f"pro-rata/sandwich: no row of the ground-truth table lies in space {space.name!r}"
+                           f"{' sub-space ' + repr(space.subspace) if hasattr(space, 'subspace') else ''}; "
+                           f"check space.subspace and eval.ground_truth")
+    return archs, params[np.asarray(kept, dtype=np.int64)]
 
 
-def _arch_from_row(space: Any, table: Any, i: int) -> Any:
+def _row_texts(table: Any) -> Sequence[str]:
+    """Text forms ``space.parse`` understands: ``"<matrix>|<ops>"`` for NB101 tables, else the row keys."""
     cols = table.columns
-    if "matrix" in cols and "ops" in cols and hasattr(space, "from_matrix"):
-        return space.from_matrix(str(table.column("matrix")[i]), str(table.column("ops")[i]))
-    if "arch" in cols and hasattr(space, "parse_encoding"):
-        return space.parse_encoding(str(table.column("arch")[i]))
-    return space.parse(str(table.keys[i]))
+    if "matrix" in cols and "ops" in cols:
+        return [f"{m}|{o}" for m, o in zip(table.column("matrix"), table.column("ops"), strict=True)]
+    if "arch" in cols:
+        return [str(a) for a in table.column("arch")]
+    return [str(k) for k in table.keys]
 
 
 def make_sampler(name: str, space: SearchSpace[Any], rng: np.random.Generator, paths_per_batch: int = 1,

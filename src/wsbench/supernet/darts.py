@@ -24,8 +24,11 @@ Mapping switches (``MappingCfg``):
 * ``op_map="edge"``: each of the 14 possible edges ``(input -> node)`` of a cell owns its candidate ops.
   ``op_map="node"``: all edges into the same node share one set of candidate ops (the same module serves the
   stride-2 edges from the cell inputs and the stride-1 edges from earlier nodes of a reduction cell).
-* ``wsbn``: the BNs of each shared op are replicated per incoming edge (indexed by the input node) behind
-  shared convolutions. With ``op_map="edge"`` every edge already has its own BNs, so ``wsbn`` changes nothing.
+* ``wsbn`` (Luo et al.'s weight-sharing BN: an independent set of BN parameters per incoming edge): with
+  ``op_map="node"`` the ops of a node are shared by its possible inputs and their BNs are replicated per input
+  node. With ``op_map="edge"`` every edge already owns its op, so what varies between genotypes is the other
+  input the op's output is summed with: the BNs of each op are replicated per possible partner input of the
+  node (``node + 2`` sets), and the genotype picks the set of the partner edge's input.
 * ``kernel="ofa"``: ``sep_conv_3x3``/``sep_conv_5x5`` share one module (and so do the two ``dil_conv``); the
   3x3 depthwise kernels are the centre crops of the 5x5 ones mapped through a learned 9x9 transform that starts
   as the identity; pointwise convolutions and BNs are shared too. ``kernel="single"``: the same without the
@@ -42,7 +45,7 @@ nothing; a node with no computed edge is zero (materialised only when a convolut
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 import torch
@@ -141,10 +144,11 @@ class DartsCell(nn.Module):
             node = slot // 2 if per_slot else slot
             prefix = f"slot{slot}" if per_slot else (f"e{src}_{node}" if op_map == "edge" else f"n{node}")
             self.table[(slot, src, code)] = self._entry(prefix, node, src, SUPERNET_OPS[code], op_bn,
-                                                        op_map == "node" and wsbn, kernel)
+                                                        wsbn, op_map, kernel)
 
-    def _entry(self, prefix: str, node: int, src: int, name: str, bn: BNSpec, per_edge_bn: bool,
+    def _entry(self, prefix: str, node: int, src: int, name: str, bn: BNSpec, wsbn: bool, op_map: str,
                kernel: str) -> Entry | None:
+        per_edge_bn = wsbn and op_map == "node"  # BN set per input node (edge mapping: set by the partner)
         stride = 2 if self.reduction and src < 2 else 1
         if name == "none":
             return None
@@ -155,11 +159,12 @@ class DartsCell(nn.Module):
                 return Entry(src, "identity", "", 1)
             key = f"{prefix}_skip_reduce"
             if key not in self.ops:
-                self.ops[key] = FactorizedReduce(self.channels, self.channels, bn, 2 if per_edge_bn else 1)
+                n_skip = (2 if per_edge_bn else node + 2) if wsbn else 1
+                self.ops[key] = FactorizedReduce(self.channels, self.channels, bn, n_skip)
             return Entry(src, "module", key, 2, src if per_edge_bn else 0)
         family, size = name[:8], int(name[-1])  # "sep_conv" / "dil_conv", 3 / 5
         cls = SepConv if family == "sep_conv" else DilConv
-        n_bn = node + 2 if per_edge_bn else 1
+        n_bn = node + 2 if wsbn else 1
         bn_index = src if per_edge_bn else 0
         if kernel == "separate":
             key = f"{prefix}_{name}"
@@ -240,6 +245,7 @@ class DartsNetwork(nn.Module):
             raise ValueError(f"num_classes must be >= 1, got {num_classes}")
         self.mapping, self.num_classes, self.in_channels, self.layers = mapping, num_classes, in_channels, layers
         self.per_slot = per_slot
+        self._partner_bn = wsbn and op_map == "edge" and not per_slot  # edge-mapped WSBN: BN set by partner
         self.rng = DropoutRNG(0)
         op_bn = BNSpec.from_mapping(mapping)
         macro_bn = BNSpec(True, mapping.bn_track_running_stats, mapping.bn_momentum, mapping.bn_eps)
@@ -272,6 +278,9 @@ class DartsNetwork(nn.Module):
                 continue
             edges = tuple(first.table[(j if self.per_slot else j // 2, src, code)] for j, (src, code)
                           in enumerate(cell))
+            if self._partner_bn:  # the other input of the same node picks the BN set
+                edges = tuple(e if e is None or e.kind != "module" else replace(e, bn_index=cell[j ^ 1][0])
+                              for j, e in enumerate(edges))
             uses = tuple(any(e is not None and e.src == k for e in edges) for k in (0, 1))
             out.append(Plan(edges, (uses[0], uses[1])))
         return out[0], out[1]

@@ -9,9 +9,15 @@ Mapping switches (``MappingCfg``):
 
 * ``op_map="edge"``: every edge owns its candidate ops. ``op_map="node"``: all edges into the same node share
   one set of candidate ops (edges (0,3), (1,3), (2,3) share the weights of node 3).
-* ``wsbn``: the BN inside each conv op is replicated per incoming edge (indexed by the source node) while the
-  convolution stays shared. With ``op_map="edge"`` each edge already has its own BN, so ``wsbn`` changes
-  nothing there.
+* ``wsbn`` (weight-sharing BN after Luo et al.: an independent set of BN parameters per incoming edge, behind
+  a shared convolution). With ``op_map="node"`` the conv ops of a node are shared by its incoming edges and
+  each edge (indexed by its source node) gets its own BNs. With ``op_map="edge"`` every edge already owns its
+  convolution, so what changes from one architecture to the next is which *other* edges feed the same node
+  (the edges whose outputs this op's output is summed with): the BN of every conv op is replicated per subset
+  of sibling edges that are not ``none`` (edges into node 3: 4 BN sets, node 2: 2, node 1: 1), and the sampled
+  architecture picks the set. Both change the parameters and, once trained, the outputs.
+* ``kernel``: ``separate`` (own 1x1 and 3x3 convolutions), ``single`` (the 1x1 conv of an edge is the centre
+  tap of its 3x3 kernel, BN shared) or ``ofa`` (the centre tap times a learned matrix, OFA's super-kernel).
 * ``bn_*``: flags of every BN layer; ``path_dropout`` (per-sample drop-path over the computed inputs of a node,
   never dropping all of them) and ``global_dropout`` (before the classifier) act only in training mode.
 
@@ -33,10 +39,13 @@ from wsbench.config import MappingCfg
 from wsbench.spaces.nb201 import EDGES, OPS
 from wsbench.supernet.base import SuperNet
 from wsbench.supernet.ops import (
+    CONV_KERNELS,
     BNSpec,
     ClassifierHead,
     DropoutRNG,
+    ReLUConvBN,
     ResidualReduction,
+    SharedKernelConv,
     Stem,
     copy_op,
     make_op,
@@ -45,7 +54,8 @@ from wsbench.supernet.ops import (
 
 NONE_OP = OPS.index("none")
 _PARAM_FREE = frozenset({"skip_connect", "avg_pool_3x3"})
-_Entry = tuple[str, int]  # (module key in the cell's ModuleDict, BN index; -1 for parameter-free ops)
+_Entry = tuple[str, int, int]  # (module key, BN index: -1 parameter-free, -2 chosen by the siblings; kernel)
+_SIBLINGS_BN = -2
 
 
 def arch_ops(arch: Any) -> tuple[int, ...]:
@@ -66,16 +76,22 @@ class NB201Cell(nn.Module):
     stand-alone network); ``forward(x, ops)`` computes only the ops named by ``ops``."""
 
     def __init__(self, channels: int, bn: BNSpec, candidates: Sequence[Sequence[int]], op_map: str, wsbn: bool,
-                 path_dropout: float, rng: DropoutRNG) -> None:
+                 path_dropout: float, rng: DropoutRNG, kernel: str = "separate") -> None:
         super().__init__()
         if op_map not in ("edge", "node"):
             raise ValueError(f"op_map must be 'edge' or 'node', got {op_map!r}")
+        if kernel not in ("separate", "single", "ofa"):
+            raise ValueError(f"mapping.kernel must be separate, single or ofa, got {kernel!r}")
         if not 0.0 <= path_dropout < 1.0:
             raise ValueError(f"path_dropout must be in [0, 1), got {path_dropout}")
         self.path_dropout = path_dropout
         self.rng = rng
         self.ops = nn.ModuleDict()
         self._table: list[dict[int, _Entry | None]] = []
+        self._incoming = {j: [(e, s) for e, (s, d) in enumerate(EDGES) if d == j] for j in (1, 2, 3)}
+        # sibling edges of each edge: the other edges into the same node (their order gives the WSBN bit)
+        self._siblings = [[f for f, _ in self._incoming[d] if f != e] for e, (_, d) in enumerate(EDGES)]
+        shared_kernel = kernel != "separate"
         for e, (src, dst) in enumerate(EDGES):
             row: dict[int, _Entry | None] = {}
             for o in candidates[e]:
@@ -83,19 +99,36 @@ class NB201Cell(nn.Module):
                 if name == "none":
                     row[o] = None
                     continue
-                key = f"edge{e}_{name}" if op_map == "edge" else f"node{dst}_{name}"
-                per_edge_bn = op_map == "node" and wsbn
+                conv = name in CONV_KERNELS
+                family = "conv" if conv and shared_kernel else name
+                key = f"edge{e}_{family}" if op_map == "edge" else f"node{dst}_{family}"
+                n_bn = 1
+                if wsbn:
+                    n_bn = dst if op_map == "node" else 2 ** len(self._siblings[e])
                 if key not in self.ops:
-                    op = make_op(name, channels, bn, n_bn=dst if per_edge_bn else 1)
+                    op = SharedKernelConv(channels, bn, kernel, n_bn) if conv and shared_kernel else \
+                        make_op(name, channels, bn, n_bn=n_bn)
                     assert op is not None
                     self.ops[key] = op
-                row[o] = (key, -1 if name in _PARAM_FREE else (src if per_edge_bn else 0))
+                if not conv:
+                    bn_index = -1
+                elif wsbn:
+                    bn_index = src if op_map == "node" else _SIBLINGS_BN
+                else:
+                    bn_index = 0
+                row[o] = (key, bn_index, CONV_KERNELS[name] if conv and shared_kernel else 0)
             self._table.append(row)
-        self._incoming = {j: [(e, s) for e, (s, d) in enumerate(EDGES) if d == j] for j in (1, 2, 3)}
 
     def entry(self, edge: int, op: int) -> _Entry | None:
-        """(module key, BN index) that computes ``op`` on ``edge``; ``None`` for ``none``."""
+        """(module key, BN index, kernel size or 0) that computes ``op`` on ``edge``; ``None`` for ``none``."""
         return self._table[edge][op]
+
+    def bn_index(self, edge: int, ops: tuple[int, ...]) -> int:
+        """The BN index that the conv op on ``edge`` uses under the architecture ``ops`` (WSBN aware)."""
+        entry = self._table[edge][ops[edge]]
+        if entry is None or entry[1] != _SIBLINGS_BN:
+            return -1 if entry is None else entry[1]
+        return sum(1 << i for i, f in enumerate(self._siblings[edge]) if ops[f] != NONE_OP)
 
     def _merge(self, outs: list[Tensor]) -> Tensor | None:
         return sum_inputs(outs, self.training, self.path_dropout, self.rng)
@@ -109,14 +142,19 @@ class NB201Cell(nn.Module):
                 entry = self._table[e][ops[e]]
                 if entry is None:
                     continue
-                key, bn_index = entry
+                key, bn_index, kernel = entry
                 inp = nodes[src]
                 if inp is None:
-                    if bn_index < 0:
+                    if bn_index == -1:
                         continue  # skip / pooling of a zero node is zero
                     inp = torch.zeros_like(x)
                 module = self.ops[key]
-                outs.append(module(inp) if bn_index < 0 else module(inp, bn_index))
+                if bn_index == -1:
+                    outs.append(module(inp))
+                    continue
+                if bn_index == _SIBLINGS_BN:
+                    bn_index = self.bn_index(e, ops)
+                outs.append(module(inp, bn_index, kernel) if kernel else module(inp, bn_index))
             nodes[dst] = self._merge(outs)
         out = nodes[3]
         return torch.zeros_like(x) if out is None else out
@@ -128,8 +166,6 @@ class NB201Network(nn.Module):
     def __init__(self, mapping: MappingCfg, num_classes: int, in_channels: int,
                  candidates: Sequence[Sequence[int]], op_map: str, wsbn: bool) -> None:
         super().__init__()
-        if mapping.kernel != "separate":
-            raise ValueError(f"mapping.kernel={mapping.kernel!r} is not implemented yet for nb201; use 'separate'")
         if mapping.dynamic_channels != "fixed":
             raise ValueError("mapping.dynamic_channels applies to nb101 only; keep 'fixed' for nb201")
         if mapping.channels < 1 or mapping.cells_per_stage < 1:
@@ -149,7 +185,8 @@ class NB201Network(nn.Module):
                 layers.append(ResidualReduction(c, 2 * c, bn))
                 c *= 2
             for _ in range(mapping.cells_per_stage):
-                layers.append(NB201Cell(c, bn, candidates, op_map, wsbn, mapping.path_dropout, self.rng))
+                layers.append(NB201Cell(c, bn, candidates, op_map, wsbn, mapping.path_dropout, self.rng,
+                                        mapping.kernel))
         self.layers = nn.ModuleList(layers)
         self._is_cell = [isinstance(layer, NB201Cell) for layer in layers]
         self.head = ClassifierHead(c, num_classes, bn, mapping.global_dropout, self.rng)
@@ -175,7 +212,7 @@ class NB201Standalone(NB201Network):
 
     def __init__(self, arch: Any, mapping: MappingCfg, num_classes: int, in_channels: int = 3) -> None:
         ops = arch_ops(arch)
-        mapping = mapping.model_copy(update={"op_map": "edge", "wsbn": False})
+        mapping = mapping.model_copy(update={"op_map": "edge", "wsbn": False, "kernel": "separate"})
         super().__init__(mapping, num_classes, in_channels, [(o,) for o in ops], "edge", False)
         self.ops = ops
 
@@ -230,7 +267,13 @@ class NB201SuperNet(NB201Network, SuperNet):
                 src, dst = mine.entry(e, o), theirs.entry(e, o)
                 if src is None or dst is None:
                     continue
-                copy_op(theirs.ops[dst[0]], mine.ops[src[0]], max(src[1], 0))
+                module, target = mine.ops[src[0]], theirs.ops[dst[0]]
+                bn_index = max(mine.bn_index(e, ops), 0)
+                if isinstance(module, SharedKernelConv) and src[2]:
+                    assert isinstance(target, ReLUConvBN)
+                    module.copy_into(target, bn_index, src[2])
+                else:
+                    copy_op(target, module, bn_index)
 
 
 def count_params(model: nn.Module) -> int:

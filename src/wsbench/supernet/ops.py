@@ -87,6 +87,43 @@ class ReLUConvBN(nn.Module):
         copy_bn(self.bn[0], src.bn[bn_index])
 
 
+class SharedKernelConv(ReLUConvBN):
+    """A 3x3 ReLU-Conv-BN whose kernel also serves the 1x1 op of the same edge (or node).
+
+    ``mode="single"``: the 1x1 kernel is the centre tap of the 3x3 kernel; ``mode="ofa"``: the centre tap
+    multiplied on its input-channel side by a learned ``c x c`` matrix that starts as the identity (the
+    super-kernel of Cai et al. for a 3x3 -> 1x1 pair). The BNs are shared by both kernel sizes.
+    """
+
+    def __init__(self, channels: int, bn: BNSpec, mode: str, n_bn: int = 1) -> None:
+        if mode not in ("single", "ofa"):
+            raise ValueError(f"mapping.kernel must be separate, single or ofa, got {mode!r}")
+        super().__init__(channels, channels, 3, 1, bn, n_bn)
+        self.mode = mode
+        if mode == "ofa":
+            self.transform = nn.Parameter(torch.eye(channels))
+
+    def weight(self, kernel: int) -> Tensor:
+        """The effective ``kernel x kernel`` weight (3: the shared kernel itself)."""
+        if kernel == 3:
+            return self.conv.weight
+        centre = self.conv.weight[:, :, 1:2, 1:2]
+        if self.mode == "ofa":
+            centre = torch.matmul(centre[:, :, 0, 0], self.transform)[:, :, None, None]
+        return centre
+
+    def forward(self, x: Tensor, bn_index: int = 0, kernel: int = 3) -> Tensor:  # type: ignore[override]
+        """Apply the ``kernel x kernel`` op with BN number ``bn_index``."""
+        w = self.weight(kernel)
+        return self.bn[bn_index](torch.nn.functional.conv2d(self.relu(x), w, None, 1, kernel // 2))
+
+    def copy_into(self, dst: ReLUConvBN, bn_index: int, kernel: int) -> None:
+        """Load the effective ``kernel`` weight and BN number ``bn_index`` into the plain op ``dst``."""
+        with torch.no_grad():
+            dst.conv.weight.copy_(self.weight(kernel))
+        copy_bn(dst.bn[0], self.bn[bn_index])
+
+
 def make_op(name: str, channels: int, bn: BNSpec, n_bn: int = 1) -> nn.Module | None:
     """The NB201-style cell op ``name`` on ``channels`` channels (stride 1); ``None`` for ``none``."""
     if name == "none":
