@@ -7,13 +7,12 @@ import io
 import numpy as np
 import pytest
 
-from wsbench.benchmarks.table import GroundTruth
-from wsbench.sampling import SAMPLERS, SamplerError, make_sampler, permuted_choices
-from wsbench.spaces import get_space
-
 import wsbench.spaces.darts as darts
 import wsbench.spaces.nb101 as nb101
 import wsbench.spaces.nb201 as nb201
+from wsbench.benchmarks.table import GroundTruth
+from wsbench.sampling import SAMPLERS, SamplerError, make_sampler, permuted_choices
+from wsbench.spaces import get_space
 
 
 @pytest.fixture(scope="module")
