@@ -127,7 +127,7 @@ def test_yu2020_preset_carries_paper_numbers(fidelity):
     assert track_t.id != track_f.id and track_t.cfg.mapping.bn_track_running_stats
     if fidelity == "cpu":
         per_seed = [r for r in runs if r.seed == 0]
-        assert len({r.cfg.protocol.epochs for r in per_seed}) == 11 and max(epochs) == 108
+        assert len({r.cfg.protocol.epochs for r in per_seed}) == 11 and max(epochs) == 54
         assert {r.cfg.mapping.cells_per_stage for r in per_seed} == {1, 2, 3}
         assert {r.cfg.mapping.channels for r in per_seed} == {8, 4, 2}
         assert len({r.seed for r in runs}) == 3

@@ -113,7 +113,8 @@ def _warning_text(caught: list[warnings.WarningMessage]) -> str:
 
 
 def execute_run(cfg_tree: dict[str, Any], out_dir: str, db_path: str, rid: str, data_dir: str | None = None,
-                num_threads: int = 1) -> tuple[dict[str, Any], list[tuple[str, int | None, str, Any]]]:
+                num_threads: int = 1, trained_by: str | None = None
+                ) -> tuple[dict[str, Any], list[tuple[str, int | None, str, Any]]]:
     """Train (or resume) one run and record it in the store; returns its store row and evals (runs in a worker).
 
     Never raises for a failed or diverged training: the returned row says ``failed``/``diverged`` with the
@@ -142,8 +143,14 @@ def execute_run(cfg_tree: dict[str, Any], out_dir: str, db_path: str, rid: str, 
             warnings.simplefilter("always")
             try:
                 try:
-                    summary = train_supernet(cfg, path, data_dir=Path(data_dir) if data_dir else None,
-                                             resume=has_checkpoint(path / "checkpoints"), quiet=True)
+                    if trained_by is not None:  # an evaluation-only level: evaluate the trainer's super-net
+                        from wsbench.train.reload import evaluate_trained_by
+
+                        summary = evaluate_trained_by(path.parent / trained_by, path, cfg,
+                                                      Path(data_dir) if data_dir else None)
+                    else:
+                        summary = train_supernet(cfg, path, data_dir=Path(data_dir) if data_dir else None,
+                                                 resume=has_checkpoint(path / "checkpoints"), quiet=True)
                 except CheckpointError as exc:
                     notes.append(f"{exc}; restarted from scratch")
                     shutil.rmtree(path / "checkpoints", ignore_errors=True)
@@ -252,19 +259,29 @@ def run_study(spec: StudySpec, study_dir: str | Path, max_parallel: int | None =
         if gpus > 0:
             resources["num_gpus"] = 1
         task = ray.remote(execute_run).options(**resources)
-        queue = deque(todo)
+        # trainers first; a run that only evaluates another run's super-net waits for that run to finish
+        queue = deque(r for r in todo if r.trained_by is None)
+        waiting = deque(r for r in todo if r.trained_by is not None)
         window = max_parallel or len(todo)
         db = str(store.path)
         ddir = str(Path(data_dir).resolve()) if data_dir is not None else None
-        while queue or pending:
+        busy = {r.id for r in queue}
+        while queue or pending or waiting:
+            ready = [r for r in waiting if r.trained_by not in busy]
+            for r in ready:
+                waiting.remove(r)
+                queue.append(r)
+            if not queue and not pending:
+                break
             while queue and len(pending) < window:
                 run = queue.popleft()
                 ref = task.remote(run.cfg.model_dump(mode="json"), str(run_dir(study_dir, run.id)), db, run.id,
-                                  ddir, num_cpus_per_run)
+                                  ddir, num_cpus_per_run, run.trained_by)
                 pending[ref] = run
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
                 run = pending.pop(ref)
+                busy.discard(run.id)
                 try:
                     row, evals = ray.get(ref)
                 except Exception as exc:  # noqa: BLE001 - a crashed worker: record and go on

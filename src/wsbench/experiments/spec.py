@@ -91,12 +91,15 @@ class RunSpec:
     space: str | None = None
     labels: list[tuple[str, str]] = field(default_factory=list)  # all (factor, value) pairs, study order
     levels: dict[str, str] = field(default_factory=dict)  # grid: factor -> label of this run
+    trained_by: str | None = None  # id of the run whose trained super-net this run evaluates (eval-only level)
 
     def line(self) -> str:
         """One line for ``--dry-run``: the id first; levels that resolve to this run too are named (a level
         equal to the base is marked as such: it is measured by the base run and adds no run)."""
         space = f" space={self.space}" if self.space else ""
         extra = [f"{f}={v}" for f, v in self.labels[1:]]
+        if self.trained_by:
+            space += f"  [evaluates the super-net of {self.trained_by}]"
         if self.factor == BASE_LABEL and extra:
             also = f"  (equal to the base: {', '.join(extra)})"
         else:
@@ -112,8 +115,9 @@ def select_shard(runs: list[RunSpec], shard: tuple[int, int] | None) -> list[Run
     k, n = shard
     if not (n >= 1 and 1 <= k <= n):
         raise StudyError(f"shard {k}/{n}: need 1 <= K <= N (e.g. --shard 2/4)")
-    chosen = {r.id for i, r in enumerate(sorted(runs, key=lambda r: r.id)) if i % n == k - 1}
-    return [r for r in runs if r.id in chosen]
+    trainers = sorted({r.trained_by or r.id for r in runs})  # a trained super-net and its evaluations stay together
+    chosen = {t for i, t in enumerate(trainers) if i % n == k - 1}
+    return [r for r in runs if (r.trained_by or r.id) in chosen]
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -133,6 +137,17 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 def value_label(value: Any) -> str:
     """Text label of a factor value: strings as they are, everything else as JSON (``0.05``, ``true``)."""
     return value if isinstance(value, str) else json.dumps(value)
+
+
+def train_key(cfg: RunCfg) -> str:
+    """Identity of what a run trains: its config without the evaluation settings (``eval.eval_every`` kept, since
+    it decides the evaluations along the training). Runs with one key share one trained super-net."""
+    dump = cfg.model_dump(mode="json")
+    every = dump["eval"].get("eval_every")
+    dump["eval"] = {"eval_every": every}
+    dump.pop("name", None)
+    text = json.dumps(dump, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
 def run_id(cfg: RunCfg) -> str:
@@ -413,6 +428,11 @@ def expand(spec: StudySpec) -> list[RunSpec]:
                 for factor in spec.factors:
                     for lv in factor.levels:
                         add(space, tree, [lv.overrides], factor.name, lv.label, seed, {factor.name: lv.label})
+    trainers: dict[str, str] = {}
+    for run in runs.values():  # runs that differ only in eval.* share the super-net of the first of them
+        first = trainers.setdefault(train_key(run.cfg), run.id)
+        if first != run.id:
+            run.trained_by = first
     return list(runs.values())
 
 
