@@ -20,7 +20,7 @@ import yaml
 from typer.testing import CliRunner
 
 from wsbench.commands import sweep as sweep_cmd
-from wsbench.config import ConfigError
+from wsbench.config import ConfigError, load_config
 from wsbench.experiments.aggregate import correlations, display_table, summarize
 from wsbench.experiments.runner import run_dir, write_study_file
 from wsbench.experiments.spec import StudyError, expand, label_order, load_study, parse_study
@@ -143,6 +143,27 @@ def test_pourchot_preset_grid():
     assert len(runs) == len(spec.seeds) * 7 * len(spec.factors[0].levels) and len(spec.seeds) == 5
     assert {r.cfg.space.name for r in runs} == {"nb101"}
     assert len(spec.paper["rows"]) == 7 * 6
+    # the paper's protocol, the same as the preset: mean validation accuracy, 1,000 cells, one BN batch of 256
+    preset = load_config(REPO / "configs" / "nb101-pourchot2020.yaml")
+    for fidelity in (None, "cpu"):
+        runs = expand(load_study(REPO / "studies" / "pourchot-nb101.yaml", fidelity=fidelity))
+        for r in runs:
+            assert r.cfg.eval.ground_truth == "nb101-sample:valid_acc"
+            assert (r.cfg.eval.n_archs, r.cfg.eval.bn_batches, r.cfg.eval.bn_batch_size) == (1000, 1, 256)
+            variant = r.levels["variant"]
+            sampler = "pro_rata" if variant in ("pro-rata", "s-k + p-r") else "random_a"
+            assert r.cfg.protocol.sampler == sampler and preset.protocol.sampler == "random_a"
+            assert (r.cfg.mapping.bn_track_running_stats, r.cfg.mapping.bn_momentum) == (True, 0.003)
+        # no-ft evaluates the super-net that bns-ft trained: one training gives both evaluations
+        by_level = {(r.levels["variant"], r.cfg.space.subspace, r.seed): r for r in runs}
+        for (variant, sub, seed), r in by_level.items():
+            if variant == "no-ft":
+                other = by_level[("bns-ft", sub, seed)]
+                assert r.cfg.eval.bn_mode == "no-ft" and other.cfg.eval.bn_mode == "bns-ft"
+                pair = {r.trained_by, other.trained_by}
+                assert pair in ({None, r.id}, {None, other.id}), pair  # one trains, the other evaluates it
+    cpu = expand(load_study(REPO / "studies" / "pourchot-nb101.yaml", fidelity="cpu"))
+    assert len(cpu) == 7 * 2 * 2 and sum(r.trained_by is None for r in cpu) == 14
 
 
 def test_lowfi_study_levels_match_the_presets():
@@ -440,6 +461,34 @@ def test_corrupt_checkpoint_and_divergence_through_runner(tmp_path, ray_address,
     assert (third["ran"], third["diverged"], third["skipped_finished"]) == (1, 1, 1)
     assert store.get_run(bad.id)["started"] > diverged_row["started"]
     assert store.count("runs") == 2
+
+
+def test_eval_only_levels_share_one_trained_supernet(tmp_path, ray_address, tiny_data):
+    """no-ft and bns-ft of one super-net: one run trains, the other evaluates its checkpoint into its own run
+    directory (no checkpoints of its own), and both land in the store with their own metrics."""
+    from wsbench.experiments.runner import run_study
+
+    base = {**TINY_BASE, "mapping": {**TINY_BASE["mapping"], "bn_track_running_stats": True}}
+    path = _study(tmp_path, base=base, seeds=[0],
+                  factors={"variant": {"bns-ft": {}, "no-ft": {"eval.bn_mode": "no-ft"}}})
+    spec = load_study(path)
+    runs = expand(spec)
+    trainer = next(r for r in runs if r.trained_by is None)
+    evaluator = next(r for r in runs if r.trained_by is not None)
+    assert len(runs) == 2 and evaluator.trained_by == trainer.id
+    study = tmp_path / "study"
+    summary = run_study(spec, study, data_dir=tiny_data)
+    assert summary["finished"] == 2, summary
+    status = json.loads((run_dir(study, evaluator.id) / "status.json").read_text())
+    assert status["status"] == "finished" and status["trained_by"] == trainer.id
+    assert not (run_dir(study, evaluator.id) / "checkpoints").exists()
+    assert (run_dir(study, evaluator.id) / "evals" / "archs.json").read_text() == \
+        (run_dir(study, trainer.id) / "evals" / "archs.json").read_text()
+    store = ResultStore(study)
+    final = {(e["run_id"], e["metric"]): e["value"] for e in store.evals() if e["tag"] == "final"}
+    assert (evaluator.id, "kendall_tau") in final and (trainer.id, "kendall_tau") in final
+    metrics = {r.id: json.loads((run_dir(study, r.id) / "metrics.json").read_text()) for r in runs}
+    assert metrics[evaluator.id]["bn_mode"] != metrics[trainer.id]["bn_mode"]
 
 
 def test_cli_reproduce_runs_and_reports(tmp_path, ray_address, tiny_data):
