@@ -77,6 +77,106 @@ def _write_report(study_dir: Path) -> Path:
     return Path(build_report(study_dir).html)
 
 
+def _summary_frame(study_dir: Path, fmt: str) -> tuple[Any, str]:
+    """The per-level summary (Yu's seed-averaged ranking beside it) and a footer naming no-effect levels."""
+    from wsbench.experiments.aggregate import display_table, study_info, summarize
+    from wsbench.experiments.findings import no_effect, seed_averaged
+
+    try:
+        summary = summarize(study_dir)
+    except FileNotFoundError as exc:
+        fail(str(exc))
+    averaged = seed_averaged(study_dir)
+    if not averaged.empty:
+        summary = summary.merge(averaged, on=["space", "factor", "value"], how="left")
+    flagged = no_effect(study_dir)
+    summary["no_effect"] = [(sp, f, v) in set(flagged) for sp, f, v in
+                            zip(summary["space"], summary["factor"], summary["value"], strict=True)]
+    footer = "".join(f"no effect — the switch changed nothing: {f}={v}{' (' + sp + ')' if sp else ''} gives "
+                     f"proxy scores bit-identical to the base's\n" for sp, f, v in flagged)
+    if fmt != "table":
+        return summary, footer
+    table = display_table(summary, study_info(study_dir).get("paper"))
+    if "sparse_kendall_tau_avg" in summary:
+        table.insert(table.columns.get_loc("s-KdT") + 1 if "s-KdT" in table else len(table.columns),
+                     "s-KdT (avg proxy)", [f"{x:.3f}" if x == x else "-" for x in summary["sparse_kendall_tau_avg"]])
+    table["note"] = ["no effect" if x else "" for x in summary["no_effect"]]
+    return table, footer
+
+
+def _findings_frame(study_dir: Path) -> tuple[Any, str]:
+    import pandas as pd
+
+    from wsbench.experiments.findings import FindingError, evaluate_findings, findings_frame
+
+    try:
+        verdicts = evaluate_findings(study_dir)
+    except FileNotFoundError as exc:
+        fail(str(exc))
+    except FindingError as exc:
+        fail(f"{study_dir}: {exc}")
+    if not verdicts:
+        fail(f"{study_dir}: the study lists no findings (paper.findings in its YAML)")
+    counts = pd.Series([v.verdict for v in verdicts]).value_counts().to_dict()
+    footer = ", ".join(f"{k}: {n}" for k, n in counts.items()) + "\n"
+    return _Verdicts(verdicts, findings_frame(verdicts)), footer
+
+
+class _Verdicts:
+    """Verdicts with their display table (json prints the verdict objects themselves)."""
+
+    def __init__(self, verdicts: list[Any], table: Any) -> None:
+        self.verdicts, self.table = verdicts, table
+
+
+def _emit(frame: Any, fmt: str, out: Path | None, footer: str) -> None:
+    import json
+
+    if isinstance(frame, _Verdicts):
+        if fmt == "json":
+            _write(json.dumps([v.as_dict() for v in frame.verdicts], indent=2) + "\n", out)
+            return
+        frame = frame.table
+    if fmt == "parquet":
+        from wsbench.atomic import atomic_path
+
+        assert out is not None
+        with atomic_path(out) as tmp:
+            frame.to_parquet(tmp, index=False)
+        typer.echo(f"wrote {out}")
+        return
+    if fmt == "table":
+        text = frame.to_string(index=False) + "\n" + footer
+    elif fmt == "csv":
+        text = frame.to_csv(index=False)
+    else:
+        text = frame.to_json(orient="records", indent=2) + "\n"
+    _write(text, out)
+
+
+def _write(text: str, out: Path | None) -> None:
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    from wsbench.atomic import write_text
+
+    write_text(out, text)
+    typer.echo(f"wrote {out}")
+
+
+def _merge(args: list[str]) -> None:
+    from wsbench.experiments.merge import MergeError, merge_studies
+
+    if len(args) < 2:
+        fail("usage: wsbench results merge OUT DIR [DIR ...] (the study directories of the shards)")
+    try:
+        counts = merge_studies(args[0], args[1:])
+    except MergeError as exc:
+        fail(str(exc))
+    typer.echo(" ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "nothing to merge")
+    typer.echo(f"merged study directory: {args[0]} (wsbench results {args[0]})")
+
+
 def register(app: typer.Typer) -> None:
     @app.command("sweep")
     def sweep(
@@ -100,43 +200,26 @@ def register(app: typer.Typer) -> None:
 
     @app.command("results")
     def results(
-        study_dir: Path = typer.Argument(..., help="a study directory written by `wsbench sweep`"),
+        study_dir: str = typer.Argument(..., help="a study directory written by `wsbench sweep` (or `merge`)"),
+        more: list[str] = typer.Argument(None, help="with `merge`: OUT DIR... (the shards' study directories)"),
         fmt: str = typer.Option("table", "--format", help="table, csv, parquet or json"),
         out: Path | None = typer.Option(None, "--out", help="write to this file instead of the terminal"),
+        findings: bool = typer.Option(False, "--findings", help="the paper's findings with our difference, its "
+                                                                "95% CI, Welch p-value and a verdict"),
     ) -> None:
-        """Mean ± std over seeds per factor value, status counts and the final-accuracy delta to the base."""
+        """Mean ± std over seeds per factor value (with Yu's seed-averaged ranking and levels that changed nothing),
+        or the findings' verdicts; `wsbench results merge OUT DIR...` merges the stores of several shards."""
+        if study_dir == "merge":
+            _merge(more or [])
+            return
+        if more:
+            fail(f"unexpected arguments {' '.join(more)!r}; did you mean `wsbench results merge OUT DIR...`?")
         if fmt not in FORMATS:
             fail(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-        from wsbench.experiments.aggregate import display_table, study_info, summarize
-
-        try:
-            summary = summarize(study_dir)
-        except FileNotFoundError as exc:
-            fail(str(exc))
         if fmt == "parquet" and out is None:
             fail("--format parquet needs --out FILE")
-        if fmt == "table":
-            text = display_table(summary, study_info(study_dir).get("paper")).to_string(index=False) + "\n"
-        elif fmt == "csv":
-            text = summary.to_csv(index=False)
-        elif fmt == "json":
-            text = summary.to_json(orient="records", indent=2) + "\n"
-        else:
-            from wsbench.atomic import atomic_path
-
-            assert out is not None
-            with atomic_path(out) as tmp:
-                summary.to_parquet(tmp, index=False)
-            typer.echo(f"wrote {out}")
-            return
-        if out is None:
-            typer.echo(text, nl=False)
-        else:
-            from wsbench.atomic import write_text
-
-            write_text(out, text)
-            typer.echo(f"wrote {out}")
-
+        frame, footer = _findings_frame(Path(study_dir)) if findings else _summary_frame(Path(study_dir), fmt)
+        _emit(frame, fmt, out, footer)
     @app.command("reproduce")
     def reproduce(
         name: str = typer.Argument(..., help="a study in studies/, e.g. yu2020-nb201 or pourchot-nb101"),
