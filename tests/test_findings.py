@@ -182,3 +182,14 @@ def test_sweep_dry_run_shard_and_level_collapse(tmp_path):
     same = _study_file(tmp_path, factors={"protocol.lr": [0.05, 0.1]})
     res = CliRunner().invoke(app, ["sweep", str(same), "--dry-run"])
     assert res.exit_code == 0 and "equal to the base: protocol.lr=0.05" in res.output
+
+
+def test_study_report_opens_with_the_findings(tmp_path):
+    from wsbench.report.build import build_report
+
+    study, _ = _fake(tmp_path)
+    report = build_report(study)
+    md = Path(report.markdown).read_text() if hasattr(report, "markdown") else (study / "report.md").read_text()
+    first = md.index("Findings")
+    assert first < md.index("Per-factor results") and "reproduced" in md[first:]
+    assert "no effect — the switch changed nothing" in md

@@ -79,6 +79,9 @@ def study_document(root: str | Path, assets: str | Path) -> Document:
     runs = agg.per_run(root)
     summary = agg.summarize(root)
     doc = Document(f"wsbench study report: {info.get('name', root.name)}", f"directory {root.resolve()}")
+    findings = _findings_section(root)
+    if findings is not None:
+        doc.sections.append(findings)
     sec = Section("study", "Study")
     if info.get("description"):
         sec.blocks.append(Text(str(info["description"])))
@@ -93,18 +96,44 @@ def study_document(root: str | Path, assets: str | Path) -> Document:
                                 f"failed; they are excluded from the means below.", "danger"))
         sec.blocks.append(Table.from_frame(div, caption="Diverged or failed runs per factor value"))
     doc.sections.append(sec)
-    doc.sections.append(_factors_section(agg, summary, info, assets))
+    doc.sections.append(_factors_section(agg, root, summary, info, assets))
     doc.sections.append(_correlations_section(agg, root, runs, assets))
     return doc
 
 
-def _factors_section(agg: Any, summary: pd.DataFrame, info: dict[str, Any], assets: Path) -> Section:
+def _findings_section(root: Path) -> Section | None:
+    """The paper's findings with our difference, its 95% CI, the Welch p-value and the verdict (first section)."""
+    from wsbench.experiments.findings import evaluate_findings, findings_frame
+
+    verdicts = evaluate_findings(root)
+    if not verdicts:
+        return None
+    sec = Section("findings", "Findings: which of the paper's claims hold")
+    counts = pd.Series([v.verdict for v in verdicts]).value_counts().to_dict()
+    sec.blocks.append(Text(", ".join(f"{n} {k}" for k, n in counts.items()) + " (reproduced: the 95% interval of "
+                           "our difference lies on the paper's side of zero; contradicted: on the other side; "
+                           "inconclusive: it contains zero or a side has fewer than two finished runs)."))
+    sec.blocks.append(Table.from_frame(findings_frame(verdicts), caption="paper / ours: left minus right of the "
+                                       "claim; CI and p: Welch's t-test over seeds"))
+    return sec
+
+
+def _factors_section(agg: Any, root: Path, summary: pd.DataFrame, info: dict[str, Any], assets: Path) -> Section:
     sec = Section("factors", "Per-factor results")
     if summary.empty:
         sec.blocks.append(Text("No runs recorded yet."))
         return sec
     paper = info.get("paper")
+    from wsbench.experiments.findings import no_effect, seed_averaged
+
+    averaged = seed_averaged(root)
+    flagged = set(no_effect(root))
     table = agg.display_table(summary, paper)
+    if not averaged.empty:
+        merged = summary.merge(averaged, on=["space", "factor", "value"], how="left")
+        table["s-KdT (avg proxy)"] = [f"{x:.3f}" if x == x else "-" for x in merged["sparse_kendall_tau_avg"]]
+    table["note"] = ["no effect — the switch changed nothing" if (sp, f, v) in flagged else ""
+                     for sp, f, v in zip(summary["space"], summary["factor"], summary["value"], strict=True)]
     caption = ("Mean ± std over seeds of the final evaluation of finished runs; Δfinal: final-model accuracy minus "
                "the base setting.")
     if paper and paper.get("source"):
