@@ -24,6 +24,7 @@ from wsbench.experiments.findings import (
     no_effect,
     parse_claim,
     seed_averaged,
+    study_findings,
 )
 from wsbench.experiments.merge import MergeError, merge_studies
 from wsbench.experiments.runner import registration_row, run_dir, write_study_file
@@ -193,3 +194,27 @@ def test_study_report_opens_with_the_findings(tmp_path):
     first = md.index("Findings")
     assert first < md.index("Per-factor results") and "reproduced" in md[first:]
     assert "no effect — the switch changed nothing" in md
+
+
+@pytest.mark.parametrize("study", ["yu2020-nb201", "pourchot-nb101"])
+def test_cpu_fidelity_dry_run_lists_distinct_runs(study):
+    res = CliRunner().invoke(app, ["sweep", f"studies/{study}.yaml", "--fidelity", "cpu", "--dry-run"])
+    assert res.exit_code == 0, res.output
+    ids = [line.split()[0] for line in res.stdout.splitlines() if line.strip()]
+    assert ids and len(ids) == len(set(ids))
+    spec = load_study(f"studies/{study}.yaml", fidelity="cpu")
+    assert ids == [r.id for r in expand(spec)]
+    claims = [c for _, _, c in study_findings(
+        {"paper": spec.paper, "fidelity": "cpu", "mode": spec.mode})]
+    assert claims  # the study carries its paper's findings
+    labels = {f"{f}={v}" for r in expand(spec) for f, v in r.labels} | {"base"}
+    levels = {f"{k}={v}" for r in expand(spec) for k, v in r.levels.items()}
+    for claim in claims:  # every side of every claim names settings that the fidelity runs
+        left, _, right = parse_claim(claim, grid=spec.mode == "grid")
+        for side in (left, right):
+            if side is None:
+                assert "base" in labels
+            elif len(side) == 1:
+                assert f"{next(iter(side))}={next(iter(side.values()))}" in labels, claim
+            else:
+                assert {f"{k}={v}" for k, v in side.items()} <= levels, claim
