@@ -120,6 +120,8 @@ def test_findings_cli_json_contract(tmp_path):
         assert {"finding", "metric", "paper", "ours", "ci_low", "ci_high", "p_value", "verdict"} <= set(row)
     table = CliRunner().invoke(app, ["results", str(study), "--findings"])
     assert table.exit_code == 0 and "reproduced" in table.stdout and "contradicted" in table.stdout
+    md = CliRunner().invoke(app, ["results", str(study), "--findings", "--format", "markdown"])
+    assert md.exit_code == 0 and md.stdout.startswith("| finding") and "| lr 0.2 ranks worse" in md.stdout
 
 
 def test_seed_averaged_ranking_and_no_effect(tmp_path):

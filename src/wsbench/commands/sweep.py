@@ -9,7 +9,7 @@ import typer
 
 from wsbench.commands.common import fail
 
-FORMATS = ("table", "csv", "parquet", "json")
+FORMATS = ("table", "markdown", "csv", "parquet", "json")
 
 
 def _load(study: str, fidelity: str | None) -> Any:
@@ -147,6 +147,10 @@ def _emit(frame: Any, fmt: str, out: Path | None, footer: str) -> None:
         return
     if fmt == "table":
         text = frame.to_string(index=False) + "\n" + footer
+    elif fmt == "markdown":
+        from wsbench.stats.compare import to_markdown
+
+        text = to_markdown(frame, index=False) + "\n" + ("\n" + footer if footer else "")
     elif fmt == "csv":
         text = frame.to_csv(index=False)
     else:
@@ -202,7 +206,7 @@ def register(app: typer.Typer) -> None:
     def results(
         study_dir: str = typer.Argument(..., help="a study directory written by `wsbench sweep` (or `merge`)"),
         more: list[str] = typer.Argument(None, help="with `merge`: OUT DIR... (the shards' study directories)"),
-        fmt: str = typer.Option("table", "--format", help="table, csv, parquet or json"),
+        fmt: str = typer.Option("table", "--format", help="table, markdown, csv, parquet or json"),
         out: Path | None = typer.Option(None, "--out", help="write to this file instead of the terminal"),
         findings: bool = typer.Option(False, "--findings", help="the paper's findings with our difference, its "
                                                                 "95% CI, Welch p-value and a verdict"),
