@@ -141,10 +141,10 @@ def value_label(value: Any) -> str:
 
 def train_key(cfg: RunCfg) -> str:
     """Identity of what a run trains: its config without the evaluation settings (``eval.eval_every`` kept, since
-    it decides the evaluations along the training). Runs with one key share one trained super-net."""
+    it decides the evaluations along the training, and ``eval.ground_truth``, whose table pro-rata and sandwich
+    sample from). Runs with one key share one trained super-net."""
     dump = cfg.model_dump(mode="json")
-    every = dump["eval"].get("eval_every")
-    dump["eval"] = {"eval_every": every}
+    dump["eval"] = {k: dump["eval"].get(k) for k in ("eval_every", "ground_truth")}
     dump.pop("name", None)
     text = json.dumps(dump, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
