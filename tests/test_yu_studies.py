@@ -207,3 +207,28 @@ def test_cli_dry_run_lists_every_run(space, fidelity):
     for r in runs:
         counts[r.seed] += 1
     assert set(counts.values()) == {PER_SEED[(space, fidelity or "paper")]}
+
+
+@pytest.mark.parametrize("space", ["nb201", "nb101", "darts"])
+def test_yu_presets_evaluate_without_bn_reestimation(space):
+    """Yu et al. evaluate without re-estimating BN: batch statistics when BN does not track, the tracked running
+    statistics when it does; so BN tracking changes what an evaluation computes."""
+    import torch
+
+    from wsbench.config import MappingCfg, load_config
+    from wsbench.evaluate.bn import effective_bn_mode
+    from wsbench.supernet import build_supernet
+
+    cfg = load_config(REPO / "configs" / f"{space}-yu2020.yaml")
+    assert cfg.eval.bn_mode == "no-ft"
+    if space != "nb201":
+        return
+    torch.manual_seed(0)
+    tracked = build_supernet("nb201", MappingCfg(channels=4, cells_per_stage=1, bn_track_running_stats=True), 10)
+    untracked = build_supernet("nb201", MappingCfg(channels=4, cells_per_stage=1), 10)
+    untracked.load_state_dict(tracked.state_dict(), strict=False)
+    assert effective_bn_mode(tracked, "no-ft") == "no-ft" and effective_bn_mode(untracked, "no-ft") == "batch"
+    x, arch = torch.randn(8, 3, 8, 8) * 3 + 1, (3, 2, 3, 1, 2, 3)
+    tracked.eval()
+    untracked.eval()
+    assert not torch.allclose(tracked(x, arch), untracked(x, arch), atol=1e-3)
