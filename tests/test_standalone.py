@@ -221,7 +221,11 @@ def test_quickstart_digits_reduced_writes_the_metrics_contract(data_dir, tmp_pat
     result = CliRunner().invoke(_cli(), args)
     assert result.exit_code == 0, result.output
     assert "dataset: digits (CIFAR-10 and the NB201 table not imported" in result.output
-    assert "ranked by accuracy" in result.output and "super-net alone: sparse Kendall-Tau" in result.output
+    assert "ranked by accuracy" in result.output and "super-net: sparse Kendall-Tau" in result.output
+    # the super-net's own ranking comes first, the baseline and the ensemble stand beside it as named rows
+    out_text = result.output
+    assert out_text.index("super-net: sparse") < out_text.index("baseline params") < \
+        out_text.index("ensemble SN+params")
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(CONTRACT) <= set(metrics)
     assert metrics["n_archs"] == 6 and metrics["ground_truth"] == "standalone-nb201-digits:test_acc"
