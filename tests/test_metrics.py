@@ -153,3 +153,16 @@ def test_ranking_metrics_combines_all() -> None:
     assert out["sparse_kendall_tau"] == pytest.approx(out["kendall_tau"])  # integers: rounding changes nothing
     assert set(out) >= {"supernet_accuracy", "kendall_tau", "sparse_kendall_tau", "spearman", "p_beat_random",
                         "final_model_accuracy"}
+
+
+def test_constant_proxy_reports_nan_and_a_flag() -> None:
+    """A diverged super-net gives one proxy value for every cell: no correlation, no pick, no P>R."""
+    from wsbench.evaluate.metrics import ranking_metrics
+
+    truth = np.array([90.0, 85.0, 93.0, 70.0])
+    out = ranking_metrics(np.full(4, 10.0), truth, truth)
+    assert out["constant_proxy"] is True and out["supernet_accuracy"] == 10.0
+    for key in ("kendall_tau", "sparse_kendall_tau", "spearman", "p_beat_random", "final_model_accuracy",
+                "found_quantile"):
+        assert np.isnan(out[key]), key
+    assert ranking_metrics(np.array([1.0, 2.0, 3.0, 0.0]), truth, truth)["constant_proxy"] is False

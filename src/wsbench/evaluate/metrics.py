@@ -150,9 +150,15 @@ def ranking_metrics(proxy: ArrayLike, truth: ArrayLike, all_truth: ArrayLike, th
 
     Keys: supernet_accuracy, kendall_tau, sparse_kendall_tau, spearman, p_beat_random (paper formula with
     ``k = top_k``, found = best-by-proxy architecture), p_beat_random_search (``q ** top_k``), found_quantile
-    (``q``), final_model_accuracy (mean truth of the top ``top_k`` by proxy).
+    (``q``), final_model_accuracy (mean truth of the top ``top_k`` by proxy). A constant proxy ranks nothing:
+    every metric but supernet_accuracy is NaN and ``constant_proxy`` is True.
     """
     p, t = _pair(proxy, truth)
+    if _constant(p):  # a constant proxy (e.g. a diverged super-net) picks no architecture: nothing to report
+        nan = float("nan")
+        return {"supernet_accuracy": supernet_accuracy(p), "kendall_tau": nan, "sparse_kendall_tau": nan,
+                "spearman": nan, "p_beat_random": nan, "p_beat_random_search": nan, "found_quantile": nan,
+                "final_model_accuracy": nan, "constant_proxy": True}
     best = float(t[top_by_proxy(p, 1)[0]])
     return {
         "supernet_accuracy": supernet_accuracy(p),
@@ -163,4 +169,5 @@ def ranking_metrics(proxy: ArrayLike, truth: ArrayLike, all_truth: ArrayLike, th
         "p_beat_random_search": p_beat_random_search(best, all_truth, top_k),
         "found_quantile": quantile_rank(best, all_truth),
         "final_model_accuracy": final_model_accuracy(p, t, top_k),
+        "constant_proxy": False,
     }
