@@ -75,6 +75,25 @@ def _resolve(space_name: str, sp: Any, text: str | None, matrix: str | None, ops
     return sp.parse(text)
 
 
+def check_in_space(space_name: str, sp: Any, arch: Any) -> None:
+    """Raise ``ValueError`` naming the reason when ``arch`` parses but lies outside the space."""
+    if sp.is_valid(arch):
+        return
+    if space_name == "nb101":
+        from wsbench.spaces.nb101 import prune
+
+        pruned = prune(arch)
+        if pruned is None:
+            why = "it has no path from the input to the output; connect the input to the output"
+        elif pruned.n_vertices <= sp.max_vertices and pruned.num_edges <= sp.max_edges:
+            why = f"it is outside the sub-space {sp.subspace!r}"
+        else:
+            why = (f"pruned, it has {pruned.n_vertices} vertices and {pruned.num_edges} edges; give a cell of at "
+                   f"most {sp.max_vertices} vertices and {sp.max_edges} edges")
+        raise ValueError(f"the cell {sp.format(arch)} is not in the nb101 space: {why}")
+    raise ValueError(f"{sp.format(arch)} is not an architecture of the {space_name} space")
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``arch`` command to ``app``."""
 
@@ -96,6 +115,7 @@ def register(app: typer.Typer) -> None:
             sp = get_space(space)
             tables = _tables(space, data_dir)
             a = _resolve(space, sp, text, matrix, ops, tables, data_dir)
+            check_in_space(space, sp, a)
             key, canonical, formatted = sp.key(a), sp.canonical_id(a), sp.format(a)
         except (ValueError, TableError) as exc:  # TableError is a ValueError; listed for clarity
             fail(str(exc))
