@@ -113,11 +113,12 @@ def _warning_text(caught: list[warnings.WarningMessage]) -> str:
 
 
 def execute_run(cfg_tree: dict[str, Any], out_dir: str, db_path: str, rid: str, data_dir: str | None = None,
-                num_threads: int = 1) -> tuple[dict[str, Any], list[tuple[str, int | None, str, Any]]]:
-    """Train (or resume) one run and record it in the store; returns its store row and evals (runs in a worker).
+                num_threads: int = 1) -> tuple[dict[str, Any], list[tuple[str, int | None, str, Any]], bool]:
+    """Train (or resume) one run and record it in the store (runs in a worker).
 
-    Never raises for a failed or diverged training: the returned row says ``failed``/``diverged`` with the
-    message. A run already finished in ``out_dir`` (e.g. by a worker of an earlier driver) is only recorded.
+    Returns its store row, its evals and whether this call trained it. Never raises for a failed or diverged
+    training: the returned row says ``failed``/``diverged`` with the message. A run already finished in
+    ``out_dir`` (by another driver, or a worker of an earlier one) is only recorded, and reported as not trained.
     """
     import torch
 
@@ -133,7 +134,7 @@ def execute_run(cfg_tree: dict[str, Any], out_dir: str, db_path: str, rid: str, 
         if status is not None and status.get("status") == DONE:
             row, evals = _row_from_status(rid, status), collect_evals(path)
             store.record(row, evals)
-            return row, evals
+            return row, evals, False
         t0 = time.time()
         store.record({"id": rid, "status": "running", "started": t0, "finished": None, "message": None})
         cfg = build_config(cfg_tree, source=f"run {rid}")
@@ -162,7 +163,7 @@ def execute_run(cfg_tree: dict[str, Any], out_dir: str, db_path: str, rid: str, 
                "wall_s": time.time() - t0, "device": final.get("device"), "message": text[:_MAX_MESSAGE] or None}
         evals = collect_evals(path)
         store.record(row, evals)
-        return row, evals
+        return row, evals, True
 
 
 def plan(runs: list[RunSpec], study_dir: Path, store: ResultStore, retry_diverged: bool = False
@@ -218,14 +219,20 @@ def init_ray(address: str | None) -> bool:
 
 def run_study(spec: StudySpec, study_dir: str | Path, max_parallel: int | None = None, address: str | None = None,
               retry_diverged: bool = False, num_cpus_per_run: int = 1, data_dir: str | Path | None = None,
-              on_result: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Run every missing or unfinished run of ``spec`` into ``study_dir`` on Ray; returns a count summary.
+              on_result: Callable[[dict[str, Any]], None] | None = None, backend: str = "ray") -> dict[str, Any]:
+    """Run every missing or unfinished run of ``spec`` into ``study_dir``; returns a count summary.
 
-    ``address``: an existing Ray cluster (its workers must see ``study_dir`` and the data directory); default a
-    local Ray with all CPUs. Each run is one task with ``num_gpus=1`` when the cluster has GPUs, else
-    ``num_cpus=num_cpus_per_run``; at most ``max_parallel`` tasks are in flight (default: as many as Ray can
-    place). ``on_result(row)`` is called for each run as it completes.
+    ``backend="ray"`` (default): one Ray task per run. ``address``: an existing Ray cluster (its workers must see
+    ``study_dir`` and the data directory); default a local Ray with all CPUs. Each run is one task with
+    ``num_gpus=1`` when the cluster has GPUs, else ``num_cpus=num_cpus_per_run``; at most ``max_parallel`` tasks
+    are in flight (default: as many as Ray can place). ``backend="local"``: the runs one after the other in this
+    process (no Ray). ``on_result(row)`` is called for each run as it completes.
+
+    Summary: ``ran`` counts the runs this driver trained; a run that another driver finished meanwhile (found
+    under its lock) counts in ``skipped_finished``, so that concurrent drivers together report each run once.
     """
+    if backend not in ("ray", "local"):
+        raise ValueError(f"backend must be 'ray' or 'local', got {backend!r}")
     if max_parallel is not None and max_parallel < 1:
         raise ValueError(f"max_parallel must be >= 1, got {max_parallel}")
     if num_cpus_per_run < 1:
@@ -238,9 +245,28 @@ def run_study(spec: StudySpec, study_dir: str | Path, max_parallel: int | None =
     store.register(registration_row(r, spec.name) for r in runs)
     todo, skipped = plan(runs, study_dir, store, retry_diverged)
     summary: dict[str, Any] = {"runs": len(runs), "skipped_finished": skipped[DONE],
-                               "skipped_diverged": skipped[DIVERGED], "ran": len(todo),
+                               "skipped_diverged": skipped[DIVERGED], "ran": 0,
                                DONE: 0, DIVERGED: 0, "failed": 0}
     if not todo:
+        return summary
+    db = str(store.path)
+    ddir = str(Path(data_dir).resolve()) if data_dir is not None else None
+
+    def completed(run: RunSpec, row: dict[str, Any], evals: list[Any], trained: bool) -> None:
+        store.record(row, evals)
+        if trained:
+            summary["ran"] += 1
+            summary[row["status"] if row["status"] in (DONE, DIVERGED) else "failed"] += 1
+        else:
+            summary["skipped_finished"] += 1
+        if on_result is not None:
+            on_result({**row, "factor": run.factor, "value": run.value, "seed": run.seed})
+
+    if backend == "local":
+        for run in todo:
+            row, evals, trained = execute_run(run.cfg.model_dump(mode="json"), str(run_dir(study_dir, run.id)), db,
+                                              run.id, ddir, num_cpus_per_run)
+            completed(run, row, evals, trained)
         return summary
     import ray
 
@@ -254,8 +280,6 @@ def run_study(spec: StudySpec, study_dir: str | Path, max_parallel: int | None =
         task = ray.remote(execute_run).options(**resources)
         queue = deque(todo)
         window = max_parallel or len(todo)
-        db = str(store.path)
-        ddir = str(Path(data_dir).resolve()) if data_dir is not None else None
         while queue or pending:
             while queue and len(pending) < window:
                 run = queue.popleft()
@@ -266,14 +290,11 @@ def run_study(spec: StudySpec, study_dir: str | Path, max_parallel: int | None =
             for ref in done:
                 run = pending.pop(ref)
                 try:
-                    row, evals = ray.get(ref)
+                    row, evals, trained = ray.get(ref)
                 except Exception as exc:  # noqa: BLE001 - a crashed worker: record and go on
-                    row, evals = {"id": run.id, "status": "failed", "finished": None,
-                                  "message": f"{type(exc).__name__}: {exc}"[:_MAX_MESSAGE]}, []
-                store.record(row, evals)
-                summary[row["status"] if row["status"] in (DONE, DIVERGED) else "failed"] += 1
-                if on_result is not None:
-                    on_result({**row, "factor": run.factor, "value": run.value, "seed": run.seed})
+                    row, evals, trained = {"id": run.id, "status": "failed", "finished": None,
+                                           "message": f"{type(exc).__name__}: {exc}"[:_MAX_MESSAGE]}, [], True
+                completed(run, row, evals, trained)
     finally:
         for ref in pending:
             ray.cancel(ref, force=True)

@@ -209,8 +209,11 @@ def _log(tr: Trainer, meter: Meter, progress: TrainProgress, steps: int, elapsed
     """Read back the meter, stop on divergence, append a metrics line."""
     bad = meter.bad()
     if bad >= 0:
+        clip = tr.cfg.protocol.grad_clip
+        hint = ("lower protocol.lr or set protocol.grad_clip (e.g. 5.0)" if clip is None else
+                f"lower protocol.lr (protocol.grad_clip={clip:g} is already set; a smaller value may help too)")
         raise TrainingDiverged(tr.epoch + 1, bad, f"non-finite training loss at step {bad} (epoch {tr.epoch + 1}); "
-                                                  f"lower protocol.lr or set protocol.grad_clip")
+                                                  f"{hint}")
     stats = meter.read()
     record = {"kind": "train", "epoch": tr.epoch + 1, "step": tr.step, **stats, "lr": tr.schedule.lr_at(tr.step - 1),
               "elapsed": elapsed}
@@ -331,8 +334,9 @@ def train_supernet(cfg: RunCfg, out_dir: str | Path, data_dir: Path | None = Non
         run.write_status("diverged", epoch=exc.epoch, step=exc.step, message=str(exc), device=device_name)
         raise
     except BaseException as exc:
-        run.write_status("failed" if isinstance(exc, Exception) else "interrupted", epoch=tr.epoch, step=tr.step,
-                         message=f"{type(exc).__name__}: {exc}", device=device_name)
+        with contextlib.suppress(OSError):  # a full or read-only disk: keep the original error
+            run.write_status("failed" if isinstance(exc, Exception) else "interrupted", epoch=tr.epoch,
+                             step=tr.step, message=f"{type(exc).__name__}: {exc}", device=device_name)
         raise
     metrics = None
     if archs is not None and cfg.eval.final:
