@@ -117,9 +117,9 @@ def register(app: typer.Typer) -> None:
             a = _resolve(space, sp, text, matrix, ops, tables, data_dir)
             check_in_space(space, sp, a)
             key, canonical, formatted = sp.key(a), sp.canonical_id(a), sp.format(a)
+            records = {gt.name: gt.record(key) for gt in tables if gt.contains([key])[0]}
         except (ValueError, TableError) as exc:  # TableError is a ValueError; listed for clarity
             fail(str(exc))
-        records = {gt.name: gt.record(key) for gt in tables if gt.contains([key])[0]}
         primary = next(iter(records), None)
         out: dict[str, Any] = {"space": space, "id": key, "canonical_id": canonical, "format": formatted,
                                "parsed": _parsed(a), "table": primary}

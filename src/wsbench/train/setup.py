@@ -68,6 +68,8 @@ def load_ground_truth(cfg: EvalCfg, data_dir: Path | None) -> Any:
         warnings.warn(f"evaluation skipped: table {name!r} has no metric {metric!r} (it has {table.metrics()})",
                       stacklevel=2)
         return None
+    # the columns an evaluation reads are checked against the table's digests now, not hours later
+    table.verify([c for c in table.columns if c in ("key", metric) or c.startswith(metric + "@")])
     return table
 
 
