@@ -44,10 +44,14 @@ def _resolve(space_name: str, sp: Any, text: str | None, matrix: str | None, ops
     """Turn the command-line form into an architecture of ``sp``."""
     if matrix is not None or ops is not None:
         if space_name != "nb101" or matrix is None or ops is None or text is not None:
-            raise ValueError("--matrix and --ops go together, only for nb101, and replace ARCH")
+            raise ValueError("--matrix and --ops go together, only for nb101, and replace ARCH; give both, e.g. "
+                             "--matrix 0100 --ops in,out")
         from wsbench.spaces.nb101 import from_matrix
 
-        return from_matrix(matrix, ops)
+        try:
+            return from_matrix(matrix, ops)
+        except ValueError as exc:
+            raise ValueError(f"{exc}; give n ops and n x n matrix bits, e.g. --matrix 0100 --ops in,out") from None
     if text is None:
         raise ValueError("give ARCH (or --matrix BITS --ops LIST for nb101)")
     text = text.strip()
@@ -59,7 +63,7 @@ def _resolve(space_name: str, sp: Any, text: str | None, matrix: str | None, ops
         gt = tables[0]
         rows = (gt.column("index") == int(text)).nonzero()[0]
         if not len(rows):
-            raise ValueError(f"index {text} is not in table {gt.name!r} (official indices are 0..{len(gt) - 1})")
+            raise ValueError(f"index {text} is not in table {gt.name!r}; give an official index, 0..{len(gt) - 1}")
         return sp.parse(str(gt.keys[rows[0]]))
     if space_name == "nb101" and _HASH.match(text):
         for gt in tables:

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from wsbench import atomic
 from wsbench.atomic import write_json
 from wsbench.experiments.spec import RunSpec, StudySpec, expand, label_order
 from wsbench.experiments.store import DIVERGED, DONE, ResultStore
@@ -137,6 +138,7 @@ def execute_run(cfg_tree: dict[str, Any], out_dir: str, db_path: str, rid: str, 
             return row, evals, False
         t0 = time.time()
         store.record({"id": rid, "status": "running", "started": t0, "finished": None, "message": None})
+        atomic.fault_point(f"run:{rid}:started")
         cfg = build_config(cfg_tree, source=f"run {rid}")
         notes: list[str] = []
         with warnings.catch_warnings(record=True) as caught:
@@ -162,7 +164,9 @@ def execute_run(cfg_tree: dict[str, Any], out_dir: str, db_path: str, rid: str, 
         row = {"id": rid, "status": state, "finished": time.time() if state == DONE else None,
                "wall_s": time.time() - t0, "device": final.get("device"), "message": text[:_MAX_MESSAGE] or None}
         evals = collect_evals(path)
+        atomic.fault_point(f"run:{rid}:trained")
         store.record(row, evals)
+        atomic.fault_point(f"run:{rid}:recorded")
         return row, evals, True
 
 

@@ -1,9 +1,9 @@
 """Checkpoints of a training run: ``checkpoints/last.pt`` plus the previous one, ``checkpoints/prev.pt``.
 
 Each file is written atomically (``wsbench.atomic``) with a ``.sha256`` sidecar holding the hex digest of its
-bytes. A new checkpoint rotates ``last.pt`` (and its sidecar) to ``prev.pt``, then writes the new ``last.pt`` and
-its sidecar. A process killed at any step of that sequence leaves a folder from which the newest complete
-checkpoint is still found, and the next save first settles that state (see ``_rotate``). A file is accepted
+bytes. A new checkpoint rotates ``last.pt`` (and its sidecar) to ``prev.pt``, then writes the new sidecar and
+then the new ``last.pt``. A process killed at any step of that sequence leaves a folder from which the newest
+complete checkpoint is still found, and the next save first settles that state (see ``_rotate``). A file is accepted
 when its bytes match the digest in *any* sidecar of the folder (between the two renames of a rotation
 ``prev.pt`` already holds the newest data while its digest is still in ``last.pt.sha256``); ``last.pt`` is
 preferred and ``prev.pt`` is the fallback when ``last.pt`` is missing, has no matching digest or is corrupt.
@@ -99,8 +99,10 @@ def save_checkpoint(folder: str | os.PathLike[str], state: dict[str, Any]) -> Pa
     atomic.fault_point("checkpoint:serialised")
     _rotate(folder)
     last = folder / LAST
-    write_bytes(last, data)
+    # the digest goes first: a last.pt on disk always has its digest beside it, so a kill between the two
+    # writes leaves only a digest without data (ignored), never data that cannot be verified
     write_text(_sidecar(last), hashlib.sha256(data).hexdigest() + "\n")
+    write_bytes(last, data)
     return last
 
 
