@@ -1,4 +1,5 @@
-"""Run a study on Ray: one task per run, bounded concurrency with ``ray.wait``, resumable from the study directory.
+"""Run a study on Ray (one task per run, bounded concurrency with ``ray.wait``) or serially in this process,
+resumable from the study directory.
 
 Layout of a study directory: ``results.sqlite`` (``wsbench.experiments.store``), ``study.json`` (name, mode,
 fidelity, label order, the paper's numbers) and ``runs/<id>/`` (one ``train_supernet`` run directory each).
