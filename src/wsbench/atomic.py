@@ -1,6 +1,10 @@
 """Atomic file writes: write to a temporary file in the same folder, fsync, then rename.
 
 A reader never sees a half-written file, and a crash leaves the previous version intact.
+
+``fault_point(label)`` marks one step of a multi-step write (here and in ``wsbench.train``); it does nothing
+unless a hook is installed with ``set_fault_hook``, which the fault-injection tests use to kill the process at
+exactly that step.
 """
 
 from __future__ import annotations
@@ -9,9 +13,38 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+_fault_hook: Callable[[str], None] | None = None
+
+
+def set_fault_hook(hook: Callable[[str], None] | None) -> Callable[[str], None] | None:
+    """Install ``hook(label)``, called at every ``fault_point``; returns the previous hook (None: none)."""
+    global _fault_hook
+    previous, _fault_hook = _fault_hook, hook
+    return previous
+
+
+def fault_point(label: str) -> None:
+    """One step of a write has completed (``label`` names it); a no-op without a hook."""
+    if _fault_hook is not None:
+        _fault_hook(label)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (a no-op where directories cannot be opened, e.g. Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -25,9 +58,13 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
     os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual permissions
     try:
         yield tmp_path
+        fault_point(f"write:{target.name}:written")
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
+        fault_point(f"write:{target.name}:synced")
         os.replace(tmp_path, target)
+        _fsync_dir(target.parent)
+        fault_point(f"write:{target.name}:replaced")
     finally:
         if tmp_path.exists():
             tmp_path.unlink()

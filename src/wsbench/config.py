@@ -46,27 +46,27 @@ class ProtocolCfg(_Cfg):
     """The super-net training protocol P_ws."""
 
     optimizer: Literal["sgd", "rmsprop_tf"] = "sgd"
-    lr: float = 0.025
-    momentum: float = 0.9
+    lr: float = Field(0.025, gt=0.0)
+    momentum: float = Field(0.9, ge=0.0, lt=1.0)
     nesterov: bool = True
-    weight_decay: float = 3e-3
+    weight_decay: float = Field(3e-3, ge=0.0)
     rmsprop_eps: float = 1.0  # TF-style RMSprop epsilon (inside the square root), NB101 protocol
     rmsprop_decay: float = 0.9
     schedule: Literal["cosine", "constant"] = "cosine"
-    min_lr: float = 0.0
-    warmup_epochs: int = 0
-    epochs: int = 1000
-    batch_size: int = 128
-    grad_clip: float | None = 5.0
+    min_lr: float = Field(0.0, ge=0.0)
+    warmup_epochs: int = Field(0, ge=0)
+    epochs: int = Field(1000, ge=1)
+    batch_size: int = Field(128, ge=1)
+    grad_clip: float | None = Field(5.0, gt=0.0)
     sampler: Literal["random_nas", "random_a", "fairnas", "pro_rata", "sandwich"] = "fairnas"
-    paths_per_batch: int = 1  # avg-k: k paths per batch, gradients averaged, one step
+    paths_per_batch: int = Field(1, ge=1)  # avg-k: k paths per batch, gradients averaged, one step
     seed: int = 0
     amp: bool = True  # bf16 autocast on GPU (ignored on CPU)
     channels_last: bool = True  # channels-last memory format for training and evaluation (GPU and CPU)
     device: str = "auto"
     tensorboard: bool = False  # mirror metrics.jsonl to TensorBoard event files (needs the tensorboard package)
-    threads: int | None = None  # CPU intra-op threads (torch.set_num_threads); None = torch's default
-    max_minutes: float | None = None  # wall-clock budget for training (stops at an epoch boundary)
+    threads: int | None = Field(None, ge=1)  # CPU intra-op threads (torch.set_num_threads); None = torch's default
+    max_minutes: float | None = Field(None, gt=0.0)  # wall-clock budget for training (stops at an epoch boundary)
 
 
 class DataCfg(_Cfg):
@@ -83,17 +83,17 @@ class DataCfg(_Cfg):
 class EvalCfg(_Cfg):
     """Proxy evaluation of a fixed list of architectures against the ground truth."""
 
-    n_archs: int = 200
+    n_archs: int = Field(200, ge=2)  # a ranking needs two architectures
     arch_seed: int = 0
     bn_mode: Literal["bns-ft", "no-ft", "batch"] = "bns-ft"
-    bn_batches: int = 4  # K batches for BN re-estimation
-    bn_batch_size: int = 256
-    eval_batches: int = 8  # fixed evaluation batches of the validation split, reused for every arch
-    eval_batch_size: int = 256
+    bn_batches: int = Field(4, ge=0)  # K batches for BN re-estimation
+    bn_batch_size: int = Field(256, ge=1)
+    eval_batches: int = Field(8, ge=1)  # fixed evaluation batches of the validation split, reused for every arch
+    eval_batch_size: int = Field(256, ge=1)
     ground_truth: str = "nb201:cifar10_test_200ep"  # table:metric
     skt_threshold: float = 0.1  # percentage points
-    top_k: int = 3  # final searched model = mean ground truth of the top-k by proxy
-    eval_every: int | None = None  # epochs; None = only at the end
+    top_k: int = Field(3, ge=1)  # final searched model = mean ground truth of the top-k by proxy
+    eval_every: int | None = Field(None, ge=1)  # epochs; None = only at the end
     # score that ranks the cells: top-1 accuracy, minus the mean CE loss, or the mean of the accuracy rank and the
     # parameter-count rank (super-net + zero-cost prior; docs/low-fidelity.md)
     proxy: Literal["accuracy", "neg_loss", "accuracy_params"] = "accuracy"
@@ -132,8 +132,20 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         if "=" not in item:
             raise ConfigError(f"override {item!r} is not of the form section.key=value (e.g. protocol.lr=0.05)")
         key, raw = item.split("=", 1)
-        _set_path(tree, key.strip(), yaml.safe_load(raw))
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"override {item!r}: {raw!r} is not a valid value ({_yaml_problem(exc)}); "
+                              f"write a number, true/false, a word or a complete [list]") from None
+        _set_path(tree, key.strip(), value)
     return tree
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line: what the YAML parser found wrong and where (line/column are 1-based)."""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    mark = getattr(exc, "problem_mark", None)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else str(problem)
 
 
 def merge_trees(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -157,7 +169,8 @@ def build_config(tree: dict[str, Any], source: str = "config") -> RunCfg:
                 allowed = ", ".join(section.model_fields) if section else "?"
                 lines.append(f"unknown key {loc!r} (allowed here: {allowed})")
             else:
-                lines.append(f"{loc}: {err['msg']}")
+                got = f" (got {err['input']!r})" if err["type"] not in ("missing",) and "input" in err else ""
+                lines.append(f"{loc}: {err['msg']}{got}")
         raise ConfigError(f"invalid {source}: " + "; ".join(lines)) from None
 
 
@@ -179,7 +192,14 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         path = Path(path)
         if not path.exists():
             raise ConfigError(f"config file {path} does not exist (presets live in configs/)")
-        loaded = yaml.safe_load(path.read_text())
+        try:
+            loaded = yaml.safe_load(path.read_bytes().decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML ({_yaml_problem(exc)}); fix it there") from None
+        except OSError as exc:
+            raise ConfigError(f"config file {path} cannot be read ({exc.strerror or exc})") from None
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"config file {path} must hold a mapping of sections, got {type(loaded).__name__}")
         tree = loaded or {}

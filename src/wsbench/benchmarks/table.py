@@ -1,7 +1,12 @@
 """``GroundTruth``: a columnar, memory-light table of benchmark records keyed by architecture.
 
 On disk a table is one Arrow IPC file (``<name>.arrow``, uncompressed so that it can be memory-mapped)
-whose schema metadata carries the provenance (sources, sha256, import date) as JSON.
+whose schema metadata carries the provenance (sources, sha256, import date) as JSON, and the table's own
+integrity record: a sha256 per column over the column's buffers as stored in the file. Loading stays a memory
+map (no data read); each column is checked against its digest the first time it is used (``column``, ``keys``,
+``record``, ``to_pandas`` ...), so a changed byte in the file raises ``TableError`` instead of being served, and
+``verify()`` checks every column at once. ``digest`` (a sha256 over the per-column digests) identifies the
+stored content; ``wsbench data info`` prints it. Tables written before digests existed load unverified.
 
 Column conventions:
 
@@ -13,6 +18,7 @@ Column conventions:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -29,6 +35,7 @@ from wsbench.atomic import atomic_path
 
 _REPEAT = re.compile(r"^(?P<metric>.+)@(?P<r>\d+)$")
 SUFFIX = ".arrow"
+_DIGESTS = "column_sha256"
 
 
 class TableError(ValueError):
@@ -48,6 +55,9 @@ class GroundTruth:
         self._keys: np.ndarray | None = None
         self._key_array: pa.Array | None = None
         self._cache: dict[str, np.ndarray] = {}
+        self._digests: dict[str, str] | None = None  # per-column sha256 recorded in the file (None: unchecked)
+        self._checked: set[str] = set()
+        self.path: Path | None = None
 
     # -- construction -----------------------------------------------------------------------------
     @classmethod
@@ -69,12 +79,18 @@ class GroundTruth:
         """Build from a data frame with a ``key`` column."""
         return cls.from_columns(name, space, {c: frame[c].to_numpy() for c in frame.columns}, provenance)
 
-    # -- persistence ------------------------------------------------------------------------------
+    # -- persistence ------------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write atomically as Arrow IPC with provenance in the schema metadata."""
+        """Write atomically as Arrow IPC with provenance and per-column digests in the schema metadata."""
         path = Path(path)
-        meta = {b"wsbench": json.dumps({"name": self.name, "space": self.space,
-                                        "provenance": self.provenance}).encode()}
+        # the digests cover the buffers exactly as the file will hold them: write once to memory, read back
+        probe = pa.BufferOutputStream()
+        with ipc.new_file(probe, self._table.schema) as writer:
+            writer.write_table(self._table)
+        stored = ipc.open_file(probe.getvalue()).read_all()
+        digests = {name: _column_digest(stored.column(name)) for name in stored.column_names}
+        meta = {b"wsbench": json.dumps({"name": self.name, "space": self.space, "provenance": self.provenance,
+                                        _DIGESTS: digests}).encode()}
         table = self._table.replace_schema_metadata(meta)
         with atomic_path(path) as tmp:
             with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
@@ -91,10 +107,45 @@ class GroundTruth:
             with pa.memory_map(str(path), "r") as source:
                 table = ipc.open_file(source).read_all()
             meta = json.loads((table.schema.metadata or {})[b"wsbench"])
-        except (pa.ArrowInvalid, KeyError, json.JSONDecodeError, OSError) as exc:
+            gt = cls(meta["name"], meta["space"], table.replace_schema_metadata(None), meta.get("provenance"))
+        except (pa.ArrowInvalid, KeyError, TypeError, json.JSONDecodeError, OSError, TableError) as exc:
             raise TableError(f"ground-truth table {path} is corrupt or truncated ({exc}); "
                              f"re-import it with `wsbench data import`") from exc
-        return cls(meta["name"], meta["space"], table.replace_schema_metadata(None), meta.get("provenance"))
+        digests = meta.get(_DIGESTS)
+        if digests is not None:
+            if not isinstance(digests, dict) or set(digests) != set(table.column_names):
+                raise TableError(f"ground-truth table {path} is corrupt: its digests do not list its columns; "
+                                 f"re-import it with `wsbench data import`")
+            gt._digests = {str(k): str(v) for k, v in digests.items()}
+        gt.path = path
+        return gt
+
+    # -- integrity ----------------------------------------------------------------------------------------
+    @property
+    def verified(self) -> bool:
+        """Whether the table carries per-column digests (tables built in memory or by older versions do not)."""
+        return self._digests is not None
+
+    @property
+    def digest(self) -> str | None:
+        """sha256 over the per-column digests in column order (None without digests)."""
+        if self._digests is None:
+            return None
+        return hashlib.sha256("".join(f"{c}={self._digests[c]};" for c in self.columns).encode()).hexdigest()
+
+    def _check(self, name: str) -> None:
+        if self._digests is None or name in self._checked:
+            return
+        if _column_digest(self._table.column(name)) != self._digests[name]:
+            raise TableError(f"ground-truth table {self.path or self.name} is corrupt: column {name!r} does not "
+                             f"match its sha256 digest (the file changed after import); re-import it with "
+                             f"`wsbench data import`")
+        self._checked.add(name)
+
+    def verify(self, columns: Sequence[str] | None = None) -> None:
+        """Check ``columns`` (default: all) against their digests; raise ``TableError`` naming the first bad one."""
+        for name in self.columns if columns is None else columns:
+            self._check(name)
 
     # -- schema -----------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -136,6 +187,7 @@ class GroundTruth:
     def key_array(self) -> pa.Array:
         """All keys as one Arrow string array (zero-copy from the memory-mapped file)."""
         if self._key_array is None:
+            self._check("key")
             col = self._table.column("key")
             self._key_array = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
         return self._key_array
@@ -171,6 +223,7 @@ class GroundTruth:
         if name not in self._cache:
             if name not in self.columns:
                 raise TableError(f"table {self.name!r} has no column {name!r}; it has {self.columns}")
+            self._check(name)
             self._cache[name] = self._table.column(name).to_numpy(zero_copy_only=False)
         return self._cache[name]
 
@@ -199,15 +252,30 @@ class GroundTruth:
     def record(self, key: str) -> dict[str, Any]:
         """All fields of one architecture as a plain dict (for display)."""
         i = int(self.index(key)[0])
+        self.verify()
         return {c: _py(self._table.column(c)[i].as_py()) for c in self.columns}
 
     def to_pandas(self) -> pd.DataFrame:
+        self.verify()
         return self._table.to_pandas()
 
     def subset(self, mask: np.ndarray, name: str | None = None) -> GroundTruth:
         """Rows where ``mask`` is true, as a new table (same provenance)."""
+        self.verify()
         return GroundTruth(name or self.name, self.space, self._table.filter(pa.array(np.asarray(mask, bool))),
                            self.provenance)
+
+
+def _column_digest(column: pa.ChunkedArray) -> str:
+    """sha256 of a column's buffers (validity, offsets, values of every chunk, children included), in order."""
+    h = hashlib.sha256()
+    stack: list[pa.Array] = list(column.chunks)
+    while stack:
+        chunk = stack.pop(0)
+        h.update(f"{chunk.offset}:{len(chunk)}|".encode())
+        for buf in chunk.buffers():
+            h.update(b"-" if buf is None else memoryview(buf))
+    return h.hexdigest()
 
 
 def _py(v: Any) -> Any:

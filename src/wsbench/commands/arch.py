@@ -44,10 +44,14 @@ def _resolve(space_name: str, sp: Any, text: str | None, matrix: str | None, ops
     """Turn the command-line form into an architecture of ``sp``."""
     if matrix is not None or ops is not None:
         if space_name != "nb101" or matrix is None or ops is None or text is not None:
-            raise ValueError("--matrix and --ops go together, only for nb101, and replace ARCH")
+            raise ValueError("--matrix and --ops go together, only for nb101, and replace ARCH; give both, e.g. "
+                             "--matrix 0100 --ops in,out")
         from wsbench.spaces.nb101 import from_matrix
 
-        return from_matrix(matrix, ops)
+        try:
+            return from_matrix(matrix, ops)
+        except ValueError as exc:
+            raise ValueError(f"{exc}; give n ops and n x n matrix bits, e.g. --matrix 0100 --ops in,out") from None
     if text is None:
         raise ValueError("give ARCH (or --matrix BITS --ops LIST for nb101)")
     text = text.strip()
@@ -59,7 +63,7 @@ def _resolve(space_name: str, sp: Any, text: str | None, matrix: str | None, ops
         gt = tables[0]
         rows = (gt.column("index") == int(text)).nonzero()[0]
         if not len(rows):
-            raise ValueError(f"index {text} is not in table {gt.name!r} (official indices are 0..{len(gt) - 1})")
+            raise ValueError(f"index {text} is not in table {gt.name!r}; give an official index, 0..{len(gt) - 1}")
         return sp.parse(str(gt.keys[rows[0]]))
     if space_name == "nb101" and _HASH.match(text):
         for gt in tables:
@@ -73,6 +77,25 @@ def _resolve(space_name: str, sp: Any, text: str | None, matrix: str | None, ops
     if space_name == "darts" and text.startswith("[["):
         return sp.parse_encoding(text)
     return sp.parse(text)
+
+
+def check_in_space(space_name: str, sp: Any, arch: Any) -> None:
+    """Raise ``ValueError`` naming the reason when ``arch`` parses but lies outside the space."""
+    if sp.is_valid(arch):
+        return
+    if space_name == "nb101":
+        from wsbench.spaces.nb101 import prune
+
+        pruned = prune(arch)
+        if pruned is None:
+            why = "it has no path from the input to the output; connect the input to the output"
+        elif pruned.n_vertices <= sp.max_vertices and pruned.num_edges <= sp.max_edges:
+            why = f"it is outside the sub-space {sp.subspace!r}"
+        else:
+            why = (f"pruned, it has {pruned.n_vertices} vertices and {pruned.num_edges} edges; give a cell of at "
+                   f"most {sp.max_vertices} vertices and {sp.max_edges} edges")
+        raise ValueError(f"the cell {sp.format(arch)} is not in the nb101 space: {why}")
+    raise ValueError(f"{sp.format(arch)} is not an architecture of the {space_name} space")
 
 
 def register(app: typer.Typer) -> None:
@@ -96,10 +119,11 @@ def register(app: typer.Typer) -> None:
             sp = get_space(space)
             tables = _tables(space, data_dir)
             a = _resolve(space, sp, text, matrix, ops, tables, data_dir)
+            check_in_space(space, sp, a)
             key, canonical, formatted = sp.key(a), sp.canonical_id(a), sp.format(a)
+            records = {gt.name: gt.record(key) for gt in tables if gt.contains([key])[0]}
         except (ValueError, TableError) as exc:  # TableError is a ValueError; listed for clarity
             fail(str(exc))
-        records = {gt.name: gt.record(key) for gt in tables if gt.contains([key])[0]}
         primary = next(iter(records), None)
         out: dict[str, Any] = {"space": space, "id": key, "canonical_id": canonical, "format": formatted,
                                "parsed": _parsed(a), "table": primary}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+from pathlib import Path
 from typing import NoReturn
 
 import typer
@@ -11,3 +13,17 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """Print ``message`` to stderr and exit with ``code`` (no traceback)."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code=code)
+
+
+def write_failure(exc: OSError, out: Path) -> str:
+    """One line for an ``OSError`` while writing the run directory ``out``: what failed, then the way out."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    what = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = "free some space"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        fix = f"make {out} writable (or choose another --out)"
+    else:
+        fix = "fix the cause"
+    return (f"cannot write the run directory {out}: {what}{where}; {fix}, then run the same command with --resume: "
+            f"it continues exactly from the last complete checkpoint")

@@ -15,7 +15,7 @@ DATA_DIR_HELP = "data directory (default $WSBENCH_DATA_DIR, else ~/.cache/wsbenc
 
 
 def table_summaries(data_dir: Path | None) -> list[dict[str, Any]]:
-    """One summary per imported table: name, space, rows, columns, metrics, sources (with sha256)."""
+    """One summary per imported table: name, space, rows, its own digest (checked), columns, metrics, sources."""
     from wsbench.benchmarks.store import list_tables, load_table, table_path
     from wsbench.benchmarks.table import TableError
 
@@ -23,11 +23,12 @@ def table_summaries(data_dir: Path | None) -> list[dict[str, Any]]:
     for name in list_tables(data_dir):
         try:
             gt = load_table(name, data_dir)
+            gt.verify()  # every column against the digests recorded at import
         except TableError as exc:
             out.append({"name": name, "path": str(table_path(name, data_dir)), "error": str(exc)})
             continue
         out.append({"name": name, "space": gt.space, "rows": len(gt), "path": str(table_path(name, data_dir)),
-                    "columns": gt.columns, "metrics": gt.metrics(),
+                    "sha256": gt.digest, "columns": gt.columns, "metrics": gt.metrics(),
                     "sources": [{k: s.get(k) for k in ("path", "format", "sha256", "size", "imported_at")}
                                 for s in gt.provenance.get("sources", [])]})
     return out
@@ -118,6 +119,8 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"- {t['name']}: UNREADABLE ({t['error']})")
                 continue
             typer.echo(f"- {t['name']} (space {t['space']}): {t['rows']:,} rows; metrics: {', '.join(t['metrics'])}")
+            typer.echo(f"    table sha256 {t['sha256']} (stored content, verified)" if t["sha256"] else
+                       "    table has no digest (imported by an older wsbench): import its sources again to add one")
             for s in t["sources"]:
                 typer.echo(f"    source {s['path']} [{s['format']}] sha256 {s['sha256']} "
                            f"({s['size']:,} bytes, imported {s['imported_at']})")

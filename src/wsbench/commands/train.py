@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from wsbench.commands.common import fail
+from wsbench.commands.common import fail, write_failure
 
 
 def register(app: typer.Typer) -> None:
@@ -32,10 +32,11 @@ def register(app: typer.Typer) -> None:
         try:
             result = train_supernet(cfg, out, data_dir=data_dir, resume=resume, quiet=quiet)
         except TrainingDiverged as exc:
-            fail(f"training diverged: {exc} (the run is marked diverged in {out}/status.json; "
-                 f"lower protocol.lr or set protocol.grad_clip)", code=3)
+            fail(f"training diverged: {exc} (the run is marked diverged in {out}/status.json)", code=3)
         except (ValueError, FileNotFoundError) as exc:
             fail(str(exc))
+        except OSError as exc:
+            fail(write_failure(exc, out))
         metrics = result.get("metrics") if isinstance(result, dict) else None
         if metrics:
             typer.echo(json.dumps(metrics, indent=2))

@@ -148,3 +148,73 @@ def safe_loads(data: bytes) -> Any:
     except Exception as exc:  # truncated or garbled pickle stream
         raise DatasetError(f"damaged pickle stream ({type(exc).__name__}: {exc})") from None
     return _materialise(obj)
+
+
+# -- plain data: containers and numbers only (the official NAS-Bench-201 / NATS-Bench files) -------------------------
+_NUMPY_SCALAR_DTYPES = {"f8", "f4", "f2", "i8", "i4", "i2", "i1", "u8", "u4", "u2", "u1", "b1", "float64",
+                        "float32", "float16", "int64", "int32", "int16", "int8", "uint64", "uint32", "uint16",
+                        "uint8", "bool"}
+_SAFE_BUILTINS = {"set": set, "frozenset": frozenset, "list": list, "dict": dict, "tuple": tuple, "int": int,
+                  "float": float, "complex": complex, "bytearray": bytearray, "bool": bool, "str": str}
+
+
+def _numpy_scalar(dtype: Any, data: Any = None) -> Any:
+    """Stand-in for ``numpy.core.multiarray.scalar``: a python number from whitelisted dtypes only."""
+    if not isinstance(dtype, _DtypeStub) or dtype.name not in _NUMPY_SCALAR_DTYPES:
+        name = dtype.name if isinstance(dtype, _DtypeStub) else type(dtype).__name__
+        raise UnsafePickleError(f"numpy scalar of dtype {name!r} is refused (only numbers are accepted)")
+    if not isinstance(data, bytes):
+        raise UnsafePickleError("numpy scalar without its raw bytes")
+    order = dtype.byte_order if dtype.byte_order in ("<", ">") else "="
+    arr = np.frombuffer(data, dtype=np.dtype(dtype.name).newbyteorder(order))
+    if arr.shape != (1,):
+        raise UnsafePickleError(f"numpy scalar holds {len(data)} bytes for dtype {dtype.name!r}")
+    return arr[0].item()
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Builds only containers, strings and numbers; every other global (any class, any function) is refused."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module in ("builtins", "__builtin__") and name in _SAFE_BUILTINS:
+            return _SAFE_BUILTINS[name]
+        if module == "collections" and name == "OrderedDict":
+            import collections
+
+            return collections.OrderedDict
+        if module == "_codecs" and name == "encode":
+            return _latin1_encode
+        if module in _NUMPY_MODULES and name == "scalar":
+            return _numpy_scalar
+        if module == "numpy" and name == "dtype":
+            return _DtypeStub
+        raise UnsafePickleError(f"pickle references the global {module}.{name}, which plain data does not need")
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise UnsafePickleError("pickle refers to external (persistent) objects, which plain data does not need")
+
+
+def _check_plain(obj: Any, depth: int = 0) -> None:
+    if isinstance(obj, _DtypeStub | _ArrayStub | _NdarrayMarker) or obj is _NdarrayMarker:
+        raise UnsafePickleError("pickle holds a bare numpy dtype or array")
+    if depth > 200:
+        return
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            _check_plain(k, depth + 1)
+            _check_plain(v, depth + 1)
+    elif isinstance(obj, list | tuple | set | frozenset):
+        for v in obj:
+            _check_plain(v, depth + 1)
+
+
+def load_plain(fh: Any) -> Any:
+    """Unpickle a stream of plain data (dict, OrderedDict, list, tuple, set, str, bytes, numbers, numpy scalars).
+
+    No code from the stream runs: any class or function reference raises :class:`UnsafePickleError` (then the
+    caller decides whether to trust the file with a full unpickler). A damaged stream raises what ``pickle``
+    raises (``UnpicklingError``, ``EOFError``, ...).
+    """
+    obj = _PlainUnpickler(fh).load()
+    _check_plain(obj)
+    return obj

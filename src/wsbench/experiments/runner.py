@@ -1,4 +1,5 @@
-"""Run a study on Ray: one task per run, bounded concurrency with ``ray.wait``, resumable from the study directory.
+"""Run a study on Ray (one task per run, bounded concurrency with ``ray.wait``) or serially in this process,
+resumable from the study directory.
 
 Layout of a study directory: ``results.sqlite`` (``wsbench.experiments.store``), ``study.json`` (name, mode,
 fidelity, label order, the paper's numbers) and ``runs/<id>/`` (one ``train_supernet`` run directory each).
@@ -25,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from wsbench import atomic
 from wsbench.atomic import write_json
 from wsbench.experiments.spec import RunSpec, StudySpec, expand, label_order, select_shard
 from wsbench.experiments.store import DIVERGED, DONE, ResultStore
@@ -114,17 +116,18 @@ def _warning_text(caught: list[warnings.WarningMessage]) -> str:
 
 def execute_run(cfg_tree: dict[str, Any], out_dir: str, db_path: str, rid: str, data_dir: str | None = None,
                 num_threads: int = 1, trained_by: str | None = None
-                ) -> tuple[dict[str, Any], list[tuple[str, int | None, str, Any]]]:
-    """Train (or resume) one run and record it in the store; returns its store row and evals (runs in a worker).
+                ) -> tuple[dict[str, Any], list[tuple[str, int | None, str, Any]], bool]:
+    """Train (or resume) one run and record it in the store (runs in a worker); with ``trained_by``, evaluate the
+    super-net trained by that run (of the same study directory) under this run's evaluation settings instead.
 
-    Never raises for a failed or diverged training: the returned row says ``failed``/``diverged`` with the
-    message. A run already finished in ``out_dir`` (e.g. by a worker of an earlier driver) is only recorded.
+    Returns its store row, its evals and whether this call trained it. Never raises for a failed or diverged
+    training: the returned row says ``failed``/``diverged`` with the message. A run already finished in
+    ``out_dir`` (by another driver, or a worker of an earlier one) is only recorded, and reported as not trained.
     """
     import torch
 
     from wsbench.config import build_config
-    from wsbench.train import CheckpointError, TrainingDiverged, train_supernet
-    from wsbench.train.checkpoint import has_checkpoint
+    from wsbench.train import TrainingDiverged
 
     torch.set_num_threads(max(1, int(num_threads)))
     path = Path(out_dir)
@@ -134,28 +137,22 @@ def execute_run(cfg_tree: dict[str, Any], out_dir: str, db_path: str, rid: str, 
         if status is not None and status.get("status") == DONE:
             row, evals = _row_from_status(rid, status), collect_evals(path)
             store.record(row, evals)
-            return row, evals
+            return row, evals, False
         t0 = time.time()
         store.record({"id": rid, "status": "running", "started": t0, "finished": None, "message": None})
+        atomic.fault_point(f"run:{rid}:started")
         cfg = build_config(cfg_tree, source=f"run {rid}")
         notes: list[str] = []
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                try:
-                    if trained_by is not None:  # an evaluation-only level: evaluate the trainer's super-net
-                        from wsbench.train.reload import evaluate_trained_by
+                if trained_by is not None:  # an evaluation-only level: evaluate the trainer's super-net
+                    from wsbench.train.reload import evaluate_trained_by
 
-                        summary = evaluate_trained_by(path.parent / trained_by, path, cfg,
-                                                      Path(data_dir) if data_dir else None)
-                    else:
-                        summary = train_supernet(cfg, path, data_dir=Path(data_dir) if data_dir else None,
-                                                 resume=has_checkpoint(path / "checkpoints"), quiet=True)
-                except CheckpointError as exc:
-                    notes.append(f"{exc}; restarted from scratch")
-                    shutil.rmtree(path / "checkpoints", ignore_errors=True)
-                    summary = train_supernet(cfg, path, data_dir=Path(data_dir) if data_dir else None, resume=False,
-                                             quiet=True)
+                    summary = evaluate_trained_by(path.parent / trained_by, path, cfg,
+                                                  Path(data_dir) if data_dir else None)
+                else:
+                    summary = _train(cfg, path, data_dir, notes)
                 state, message = DONE, None
                 del summary
             except TrainingDiverged as exc:
@@ -168,8 +165,24 @@ def execute_run(cfg_tree: dict[str, Any], out_dir: str, db_path: str, rid: str, 
         row = {"id": rid, "status": state, "finished": time.time() if state == DONE else None,
                "wall_s": time.time() - t0, "device": final.get("device"), "message": text[:_MAX_MESSAGE] or None}
         evals = collect_evals(path)
+        atomic.fault_point(f"run:{rid}:trained")
         store.record(row, evals)
-        return row, evals
+        atomic.fault_point(f"run:{rid}:recorded")
+        return row, evals, True
+
+
+def _train(cfg: Any, path: Path, data_dir: str | None, notes: list[str]) -> dict[str, Any]:
+    """Train or resume the run in ``path``; an unusable checkpoint is noted and the run starts from scratch."""
+    from wsbench.train import CheckpointError, train_supernet
+    from wsbench.train.checkpoint import has_checkpoint
+
+    ddir = Path(data_dir) if data_dir else None
+    try:
+        return train_supernet(cfg, path, data_dir=ddir, resume=has_checkpoint(path / "checkpoints"), quiet=True)
+    except CheckpointError as exc:
+        notes.append(f"{exc}; restarted from scratch")
+        shutil.rmtree(path / "checkpoints", ignore_errors=True)
+        return train_supernet(cfg, path, data_dir=ddir, resume=False, quiet=True)
 
 
 def plan(runs: list[RunSpec], study_dir: Path, store: ResultStore, retry_diverged: bool = False
@@ -225,14 +238,20 @@ def init_ray(address: str | None) -> bool:
 
 def run_study(spec: StudySpec, study_dir: str | Path, max_parallel: int | None = None, address: str | None = None,
               retry_diverged: bool = False, num_cpus_per_run: int = 1, data_dir: str | Path | None = None,
-              on_result: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Run every missing or unfinished run of ``spec`` into ``study_dir`` on Ray; returns a count summary.
+              on_result: Callable[[dict[str, Any]], None] | None = None, backend: str = "ray") -> dict[str, Any]:
+    """Run every missing or unfinished run of ``spec`` into ``study_dir``; returns a count summary.
 
-    ``address``: an existing Ray cluster (its workers must see ``study_dir`` and the data directory); default a
-    local Ray with all CPUs. Each run is one task with ``num_gpus=1`` when the cluster has GPUs, else
-    ``num_cpus=num_cpus_per_run``; at most ``max_parallel`` tasks are in flight (default: as many as Ray can
-    place). ``on_result(row)`` is called for each run as it completes.
+    ``backend="ray"`` (default): one Ray task per run. ``address``: an existing Ray cluster (its workers must see
+    ``study_dir`` and the data directory); default a local Ray with all CPUs. Each run is one task with
+    ``num_gpus=1`` when the cluster has GPUs, else ``num_cpus=num_cpus_per_run``; at most ``max_parallel`` tasks
+    are in flight (default: as many as Ray can place). ``backend="local"``: the runs one after the other in this
+    process (no Ray). ``on_result(row)`` is called for each run as it completes.
+
+    Summary: ``ran`` counts the runs this driver trained; a run that another driver finished meanwhile (found
+    under its lock) counts in ``skipped_finished``, so that concurrent drivers together report each run once.
     """
+    if backend not in ("ray", "local"):
+        raise ValueError(f"backend must be 'ray' or 'local', got {backend!r}")
     if max_parallel is not None and max_parallel < 1:
         raise ValueError(f"max_parallel must be >= 1, got {max_parallel}")
     if num_cpus_per_run < 1:
@@ -245,9 +264,28 @@ def run_study(spec: StudySpec, study_dir: str | Path, max_parallel: int | None =
     store.register(registration_row(r, spec.name) for r in runs)
     todo, skipped = plan(runs, study_dir, store, retry_diverged)
     summary: dict[str, Any] = {"runs": len(runs), "skipped_finished": skipped[DONE],
-                               "skipped_diverged": skipped[DIVERGED], "ran": len(todo),
+                               "skipped_diverged": skipped[DIVERGED], "ran": 0,
                                DONE: 0, DIVERGED: 0, "failed": 0}
     if not todo:
+        return summary
+    db = str(store.path)
+    ddir = str(Path(data_dir).resolve()) if data_dir is not None else None
+
+    def completed(run: RunSpec, row: dict[str, Any], evals: list[Any], trained: bool) -> None:
+        store.record(row, evals)
+        if trained:
+            summary["ran"] += 1
+            summary[row["status"] if row["status"] in (DONE, DIVERGED) else "failed"] += 1
+        else:
+            summary["skipped_finished"] += 1
+        if on_result is not None:
+            on_result({**row, "factor": run.factor, "value": run.value, "seed": run.seed})
+
+    if backend == "local":  # trainers first, then the runs that evaluate their super-nets
+        for run in sorted(todo, key=lambda r: r.trained_by is not None):
+            row, evals, trained = execute_run(run.cfg.model_dump(mode="json"), str(run_dir(study_dir, run.id)), db,
+                                              run.id, ddir, num_cpus_per_run, run.trained_by)
+            completed(run, row, evals, trained)
         return summary
     import ray
 
@@ -263,8 +301,6 @@ def run_study(spec: StudySpec, study_dir: str | Path, max_parallel: int | None =
         queue = deque(r for r in todo if r.trained_by is None)
         waiting = deque(r for r in todo if r.trained_by is not None)
         window = max_parallel or len(todo)
-        db = str(store.path)
-        ddir = str(Path(data_dir).resolve()) if data_dir is not None else None
         busy = {r.id for r in queue}
         while queue or pending or waiting:
             ready = [r for r in waiting if r.trained_by not in busy]
@@ -283,14 +319,11 @@ def run_study(spec: StudySpec, study_dir: str | Path, max_parallel: int | None =
                 run = pending.pop(ref)
                 busy.discard(run.id)
                 try:
-                    row, evals = ray.get(ref)
+                    row, evals, trained = ray.get(ref)
                 except Exception as exc:  # noqa: BLE001 - a crashed worker: record and go on
-                    row, evals = {"id": run.id, "status": "failed", "finished": None,
-                                  "message": f"{type(exc).__name__}: {exc}"[:_MAX_MESSAGE]}, []
-                store.record(row, evals)
-                summary[row["status"] if row["status"] in (DONE, DIVERGED) else "failed"] += 1
-                if on_result is not None:
-                    on_result({**row, "factor": run.factor, "value": run.value, "seed": run.seed})
+                    row, evals, trained = {"id": run.id, "status": "failed", "finished": None,
+                                           "message": f"{type(exc).__name__}: {exc}"[:_MAX_MESSAGE]}, [], True
+                completed(run, row, evals, trained)
     finally:
         for ref in pending:
             ray.cancel(ref, force=True)

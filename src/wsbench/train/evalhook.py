@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from wsbench import atomic
 from wsbench.config import RunCfg
 from wsbench.train.run import RunDir
 from wsbench.train.setup import Components
@@ -44,10 +45,13 @@ def run_evaluation(model: torch.nn.Module, comps: Components, cfg: RunCfg, run: 
     """Evaluate ``archs`` with the current weights, log the metrics and put the model back in training mode."""
     assert comps.evaluate is not None
     was_training = model.training
+    atomic.fault_point(f"eval:{tag}:start")
     metrics = dict(comps.evaluate(model, cfg, comps.splits, comps.table, archs, comps.device, out_dir=run.root,
                                   tag=tag))
     model.train(was_training)
+    atomic.fault_point(f"eval:{tag}:computed")
     run.append_metrics({"kind": "eval", "tag": tag, "epoch": epoch, "step": step, **metrics})
+    atomic.fault_point(f"eval:{tag}:logged")
     parquet = run.evals / f"{tag}.parquet"
     if tag == "final" and parquet.exists():
         write_scatter(run, parquet, cfg)

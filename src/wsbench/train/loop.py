@@ -16,6 +16,7 @@ therefore repeats the uninterrupted one exactly (bit for bit on CPU).
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 import warnings
 from collections.abc import Callable
@@ -27,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from wsbench.atomic import write_text
 from wsbench.config import RunCfg, dump_config
 from wsbench.sampling import Sampler, make_sampler
 from wsbench.train.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
@@ -160,7 +162,30 @@ def restore(tr: Trainer) -> None:
     tr.schedule.load_state_dict(state["schedule"])
     tr.sampler.load_state_dict(state["sampler"])
     tr.epoch, tr.step, tr.elapsed = int(state["epoch"]), int(state["step"]), float(state["elapsed"])
-    tr.run.truncate_metrics(tr.step)
+    truncate_log(tr.run, tr.step)
+
+
+def truncate_log(run: RunDir, step: int) -> None:
+    """Keep the log up to the checkpoint's ``step``, without the final evaluation (which a resumed run repeats).
+
+    The records of an epoch that the resumed run trains again have a larger step; the final evaluation is
+    dropped too so that it is logged exactly once, by the session that finishes the run.
+    """
+    kept = [r for r in run.read_metrics()
+            if int(r.get("step", 0)) <= step and not (r.get("kind") == "eval" and r.get("tag") == "final")]
+    write_text(run.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
+
+
+def evaluation_pending(run: RunDir, cfg: RunCfg, epoch: int) -> bool:
+    """Whether the intermediate evaluation due after ``epoch`` is missing from the log.
+
+    A run killed after the checkpoint of an evaluation epoch and before that evaluation was logged resumes at
+    that epoch; the evaluation is then run first, with the checkpoint's weights (the ones it would have seen).
+    """
+    if epoch < 1 or not should_evaluate(cfg, epoch):
+        return False
+    tag = f"epoch{epoch}"
+    return not any(r.get("kind") == "eval" and r.get("tag") == tag for r in run.read_metrics())
 
 
 def train_step(tr: Trainer, x: torch.Tensor, y: torch.Tensor, meter: Meter) -> None:
@@ -184,8 +209,11 @@ def _log(tr: Trainer, meter: Meter, progress: TrainProgress, steps: int, elapsed
     """Read back the meter, stop on divergence, append a metrics line."""
     bad = meter.bad()
     if bad >= 0:
+        clip = tr.cfg.protocol.grad_clip
+        hint = ("lower protocol.lr or set protocol.grad_clip (e.g. 5.0)" if clip is None else
+                f"lower protocol.lr (protocol.grad_clip={clip:g} is already set; a smaller value may help too)")
         raise TrainingDiverged(tr.epoch + 1, bad, f"non-finite training loss at step {bad} (epoch {tr.epoch + 1}); "
-                                                  f"lower protocol.lr or set protocol.grad_clip")
+                                                  f"{hint}")
     stats = meter.read()
     record = {"kind": "train", "epoch": tr.epoch + 1, "step": tr.step, **stats, "lr": tr.schedule.lr_at(tr.step - 1),
               "elapsed": elapsed}
@@ -232,6 +260,7 @@ def train_epoch(tr: Trainer, progress: TrainProgress, max_steps: int | None,
 
 def _prepare_run(cfg: RunCfg, out_dir: Path, resume: bool) -> RunDir:
     run = RunDir(out_dir)
+    _remove_stale_temporaries(run)
     if not resume and has_checkpoint(run.checkpoints):
         raise ValueError(f"{out_dir} already holds a trained run; resume it (--resume) or choose a new directory")
     if resume and not has_checkpoint(run.checkpoints):
@@ -247,6 +276,15 @@ def _prepare_run(cfg: RunCfg, out_dir: Path, resume: bool) -> RunDir:
         for stale in (run.metrics_path, run.evals / ARCHS_FILE):
             stale.unlink(missing_ok=True)
     return run
+
+
+def _remove_stale_temporaries(run: RunDir) -> None:
+    """Temporary files (``.<name>.<random>.tmp``) of atomic writes that a killed process never renamed."""
+    for folder in (run.root, run.checkpoints, run.evals):
+        if folder.is_dir():
+            for stale in folder.glob(".*.tmp"):
+                if stale.is_file():
+                    stale.unlink(missing_ok=True)
 
 
 def train_supernet(cfg: RunCfg, out_dir: str | Path, data_dir: Path | None = None, resume: bool = False,
@@ -267,6 +305,8 @@ def train_supernet(cfg: RunCfg, out_dir: str | Path, data_dir: Path | None = Non
     tr = build_trainer(cfg, run, comps)
     if resume and has_checkpoint(run.checkpoints):
         restore(tr)
+    elif resume:  # killed before the first checkpoint: the log of that attempt is repeated from step 0
+        truncate_log(run, 0)
     archs = eval_archs(run, comps, cfg) if (cfg.eval.final or cfg.eval.eval_every) else None
     device_name = str(comps.device)
     run.write_status("running", epoch=tr.epoch, step=tr.step, device=device_name, started=time.time())
@@ -274,6 +314,8 @@ def train_supernet(cfg: RunCfg, out_dir: str | Path, data_dir: Path | None = Non
     stopped = "epochs"
     try:
         with TrainProgress(cfg.protocol.epochs * len(tr.batches), tr.step, quiet=quiet) as progress:
+            if archs is not None and evaluation_pending(run, cfg, tr.epoch):
+                run_evaluation(tr.model, comps, cfg, run, archs, tr.epoch, tr.step, tag=f"epoch{tr.epoch}")
             while tr.epoch < cfg.protocol.epochs:
                 if not train_epoch(tr, progress, max_steps, on_step):
                     stopped = "max_steps"
@@ -292,8 +334,9 @@ def train_supernet(cfg: RunCfg, out_dir: str | Path, data_dir: Path | None = Non
         run.write_status("diverged", epoch=exc.epoch, step=exc.step, message=str(exc), device=device_name)
         raise
     except BaseException as exc:
-        run.write_status("failed" if isinstance(exc, Exception) else "interrupted", epoch=tr.epoch, step=tr.step,
-                         message=f"{type(exc).__name__}: {exc}", device=device_name)
+        with contextlib.suppress(OSError):  # a full or read-only disk: keep the original error
+            run.write_status("failed" if isinstance(exc, Exception) else "interrupted", epoch=tr.epoch,
+                             step=tr.step, message=f"{type(exc).__name__}: {exc}", device=device_name)
         raise
     metrics = None
     if archs is not None and cfg.eval.final:

@@ -50,7 +50,7 @@ def resolve_device(name: str) -> torch.device:
 
 def load_ground_truth(cfg: EvalCfg, data_dir: Path | None) -> Any:
     """The table named in ``cfg.ground_truth`` ("table:metric"), or None with a warning when it is unavailable."""
-    from wsbench.benchmarks.store import load_table
+    from wsbench.benchmarks.store import load_table, table_path
     from wsbench.benchmarks.table import TableError
 
     name, _, metric = cfg.ground_truth.partition(":")
@@ -60,12 +60,16 @@ def load_ground_truth(cfg: EvalCfg, data_dir: Path | None) -> Any:
     try:
         table = load_table(name, data_dir)
     except TableError as exc:
+        if table_path(name, data_dir).exists():  # imported but unreadable: evaluating nothing would look like success
+            raise
         warnings.warn(f"evaluation skipped: {exc}", stacklevel=2)
         return None
     if not table.has(metric):
         warnings.warn(f"evaluation skipped: table {name!r} has no metric {metric!r} (it has {table.metrics()})",
                       stacklevel=2)
         return None
+    # the columns an evaluation reads are checked against the table's digests now, not hours later
+    table.verify([c for c in table.columns if c in ("key", metric) or c.startswith(metric + "@")])
     return table
 
 

@@ -69,6 +69,20 @@ def check_header(path: Path, got: Sequence[str], expected: Sequence[str]) -> Non
                          f" (missing {missing}, unexpected {extra})")
 
 
+def check_last_line(path: Path, text: bytes) -> None:
+    """Raise unless a text file (already decompressed) ends with a line break.
+
+    Every exported CSV ends its last record with one; a file cut inside its last record (an interrupted download
+    or copy) would otherwise import with a shortened last value (``13.433`` read as ``1.0``).
+    """
+    if not text.strip():
+        raise fail(path, "is empty; download or copy the file again")
+    if not text.endswith(b"\n"):
+        tail = text[-40:].decode("utf-8", "replace").splitlines()[-1:]
+        raise fail(path, f"ends inside its last record ({tail[0] if tail else ''!r}, no final line break): the file "
+                         f"is truncated; download or copy it again")
+
+
 def check_rows(path: Path, n: int, expected: int) -> None:
     """Raise unless the file held ``expected`` records."""
     if n != expected:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
+import io
+import zlib
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from wsbench.benchmarks.importers.common import check_header, check_rows, fail, source_entry
+from wsbench.benchmarks.importers.common import check_header, check_last_line, check_rows, fail, source_entry
 from wsbench.benchmarks.importers.nb101_common import build_table
 from wsbench.benchmarks.table import GroundTruth
 
@@ -27,10 +30,17 @@ HEADER = ("hash", "n_vertices", "matrix", "ops", "params",
 def read(path: Path, data_dir: Path) -> GroundTruth:
     """Read and check the sample; return the ``nb101-sample`` table (not saved)."""
     try:
-        frame = pd.read_csv(path, dtype={"hash": str, "matrix": str, "ops": str}, keep_default_na=False,
+        raw = path.read_bytes()
+        if path.suffix == ".gz" or raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise fail(path, f"is not a complete gzip file ({exc}); the file is truncated or damaged, download it "
+                         f"again") from exc
+    check_last_line(path, raw)
+    try:
+        frame = pd.read_csv(io.BytesIO(raw), dtype={"hash": str, "matrix": str, "ops": str}, keep_default_na=False,
                             na_values=[""])
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError,
-            ValueError) as exc:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
         raise fail(path, f"is not a readable (gzip) CSV file ({exc}); expected the columns {list(HEADER)}") from exc
     check_header(path, list(frame.columns), HEADER)
     if path.name == SHARED_NAME:

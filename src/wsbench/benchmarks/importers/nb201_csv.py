@@ -8,13 +8,22 @@ Each file adds (or replaces) its columns in ``nb201``, joined on ``key`` (the of
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from wsbench.benchmarks.importers.common import check_header, check_percent, check_rows, fail, merge_into, source_entry
+from wsbench.benchmarks.importers.common import (
+    check_header,
+    check_last_line,
+    check_percent,
+    check_rows,
+    fail,
+    merge_into,
+    source_entry,
+)
 from wsbench.benchmarks.table import GroundTruth
 
 N_ARCHS = 15_625
@@ -39,11 +48,20 @@ COLUMNS = ("key", "index", "unique", *METRICS_200.values(), *METRICS_12.values()
 
 def _read(path: Path, header: tuple[str, ...]) -> pd.DataFrame:
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError) as exc:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise fail(path, f"cannot be read ({exc.strerror or exc})") from exc
+    check_last_line(path, raw)
+    try:
+        frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
         raise fail(path, f"is not a readable CSV file ({exc}); expected the columns {list(header)}") from exc
     check_header(path, list(frame.columns), header)
     check_rows(path, len(frame), N_ARCHS)
+    short = frame.isna().any(axis=1).to_numpy()
+    if short.any():  # a record with fewer fields than the header (empty fields read as "", not NaN)
+        i = int(short.argmax())
+        raise fail(path, f"record {i} has fewer than {len(header)} fields; the file is damaged, download it again")
     return frame
 
 

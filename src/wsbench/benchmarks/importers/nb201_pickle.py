@@ -1,7 +1,10 @@
 """Official NAS-Bench-201 / NATS-Bench topology files (pickles) into the safe ``nb201`` table.
 
-These files can only be unpickled, which executes code from the file: they are read only when the caller
-passes ``allow_pickle=True`` (CLI: ``--allow-pickle``), with a warning, and converted once.
+These files can only be unpickled: they are read only when the caller passes ``allow_pickle=True`` (CLI:
+``--allow-pickle``) and converted once. Each file is first read with a restricted unpickler that builds only
+the containers and numbers these files hold (``wsbench.data.safe_pickle.load_plain``; ``torch.load(weights_only=
+True)`` for ``.pth``), so no code from the file runs. Only when that refuses a class or function the file
+references is it unpickled fully, which executes code from the file, with a warning.
 
 Accepted files and the structure expected after unpickling:
 
@@ -60,8 +63,9 @@ def refuse(path: Path) -> PickleRefused:
         f"(python: import_path(..., allow_pickle=True)); it is converted once into a safe table")
 
 
-def _warn(path: Path) -> None:
-    msg = f"unpickling {path}: this executes code from the file; only do this with files from a trusted source"
+def _warn(path: Path, why: str) -> None:
+    msg = (f"unpickling {path} fully ({why}): this executes code from the file; only do this with files from a "
+           f"trusted source")
     warnings.warn(msg, PickleWarning, stacklevel=3)
     print(f"warning: {msg}", file=sys.stderr)
 
@@ -122,25 +126,56 @@ def _table(path: Path, fmt: str, archs: list[Any], info_of: Callable[[int], Mapp
     return merge_into(TABLE, "nb201", part, source_entry(path, fmt, part.columns), data_dir, column_order=COLUMNS)
 
 
-def _unpickle(path: Path, what: str) -> Any:
+def _restricted(path: Path) -> Any:
+    """Load with an unpickler that runs no code from the file; ``UnsafePickleError`` when the file needs more."""
+    from wsbench.data.safe_pickle import UnsafePickleError, load_plain
+
+    if path.suffix == ".pth":
+        import torch  # only for torch.save'd files
+
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            text = str(exc)
+            if "Unsupported global" in text or "can still be loaded" in text:  # a class or function: not plain
+                line = next((x for x in text.splitlines() if "Unsupported global" in x), "a class or function")
+                raise UnsafePickleError(line.strip()[:200]) from None
+            raise
+    with bz2.open(path, "rb") as fh:
+        return load_plain(fh)
+
+
+def _unpickle(path: Path, what: str, warned: list[bool]) -> Any:
+    from wsbench.data.safe_pickle import UnsafePickleError
+
+    try:
+        return _restricted(path)
+    except UnsafePickleError as exc:
+        refused = str(exc)
+    except Exception as exc:  # a damaged file: nothing from it was executed
+        raise fail(path, f"could not read {what} ({type(exc).__name__}: {exc}); the file is corrupt or "
+                         f"truncated, download it again") from exc
+    if not warned[0]:
+        _warn(path, refused)
+        warned[0] = True
     try:
         if path.suffix == ".pth":
-            import torch  # only for torch.save'd files
+            import torch
 
             return torch.load(path, map_location="cpu", weights_only=False)
         with bz2.open(path, "rb") as fh:
             return pickle.load(fh)
-    except Exception as exc:  # unpickling can raise anything for a corrupt file
-        raise fail(path, f"could not read {what} ({type(exc).__name__}: {exc}); the file is corrupt or "
-                         f"truncated, download it again") from exc
+    except Exception as exc:  # noqa: BLE001 - code from the file has run: do not call it merely corrupt
+        raise fail(path, f"could not read {what}: full unpickling ran code from the file and then failed "
+                         f"({type(exc).__name__}: {exc}); this is not a file the official API wrote, so do not "
+                         f"use it again, get the benchmark from its official source") from exc
 
 
 def read_archive(path: Path, data_dir: Path, allow_pickle: bool = False) -> GroundTruth:
     """One-file archive (``.pth`` or NATS ``.pickle.pbz2``) with ``meta_archs`` and ``arch2infos``."""
     if not allow_pickle:
         raise refuse(path)
-    _warn(path)
-    doc = _as_dict(_unpickle(path, "the benchmark archive"), "the unpickled object", path)
+    doc = _as_dict(_unpickle(path, "the benchmark archive", [False]), "the unpickled object", path)
     archs = list(_get(doc, "meta_archs", "the archive", path))
     infos = _as_dict(_get(doc, "arch2infos", "the archive", path), "arch2infos", path)
     total = doc.get("total_archs", len(archs))
@@ -159,17 +194,17 @@ def read_nats_folder(path: Path, data_dir: Path, allow_pickle: bool = False) -> 
     """NATS-Bench topology ``-simple`` (or ``-full``) folder of per-architecture ``.pickle.pbz2`` files."""
     if not allow_pickle:
         raise refuse(path)
-    _warn(path)
+    warned = [False]
     meta_path = path / "meta.pickle.pbz2"
     if not meta_path.exists():
         raise fail(path, "has no meta.pickle.pbz2; expected a NATS-Bench topology folder (NATS-tss-v1_0-*-simple)")
-    meta = _as_dict(_unpickle(meta_path, "the meta file"), "meta.pickle.pbz2", meta_path)
+    meta = _as_dict(_unpickle(meta_path, "the meta file", warned), "meta.pickle.pbz2", meta_path)
     archs = list(_get(meta, "meta_archs", "meta.pickle.pbz2", meta_path))
 
     def info_of(i: int) -> Mapping[Any, Any]:
         for name in (f"{i:06d}.pickle.pbz2", f"{i}.pickle.pbz2"):
             if (path / name).exists():
-                return _as_dict(_unpickle(path / name, f"architecture {i}"), name, path / name)
+                return _as_dict(_unpickle(path / name, f"architecture {i}", warned), name, path / name)
         raise fail(path, f"has no file {i:06d}.pickle.pbz2 for architecture {i}; the folder is incomplete")
 
     return _table(path, "nats-tss-folder", archs, info_of, data_dir)

@@ -76,12 +76,13 @@ def frame_records(buf: np.ndarray, path: Path | str, verify: bool = True) -> tup
     while pos < size:
         if pos + HEADER > size:
             raise TFRecordError(f"{path}: truncated record header at byte {pos} (record {len(offsets)}); "
-                                f"the file is incomplete")
+                                f"the file is incomplete, download it again")
         (n,) = unpack(raw, pos)
         end = pos + HEADER + n + FOOTER
         if end > size:
             raise TFRecordError(f"{path}: record {len(offsets)} at byte {pos} claims {n} bytes but the file ends "
-                                f"after {size - pos - HEADER}; the file is truncated (or the length is corrupt)")
+                                f"after {size - pos - HEADER}; the file is truncated (or the length is corrupt), "
+                                f"download it again")
         offsets.append(pos)
         lengths.append(n)
         pos = end
