@@ -97,3 +97,15 @@ def test_lookup_of_many_keys(tmp_path: Path, shared_data: Path) -> None:
     rng = np.random.default_rng(1)
     rows = rng.integers(0, len(gt), size=10_000)
     np.testing.assert_array_equal(gt.index(gt.keys[rows]), rows)
+
+
+def test_index_keeps_one_hash_index_per_table():
+    table = GroundTruth.from_columns("t", "toy", {"key": np.array(["a", "b", "c", "d"], dtype=object),
+                                                  "acc": np.array([1.0, 2.0, 3.0, 4.0])})
+    assert table.index(["c", "a"]).tolist() == [2, 0] and table.index("d").tolist() == [3]
+    built = table._key_index
+    assert built is not None
+    assert table.index(["x", "b"], missing="ignore").tolist() == [-1, 1]
+    assert table._key_index is built  # not rebuilt per call
+    with pytest.raises(KeyError, match="not in table"):
+        table.index(["b", "zz"])

@@ -28,7 +28,6 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
 from wsbench.atomic import atomic_path
@@ -54,6 +53,7 @@ class GroundTruth:
         self.provenance: dict[str, Any] = dict(provenance or {})
         self._keys: np.ndarray | None = None
         self._key_array: pa.Array | None = None
+        self._key_index: pd.Index | None = None  # hash index of the keys, built on the first lookup and kept
         self._cache: dict[str, np.ndarray] = {}
         self._digests: dict[str, str] | None = None  # per-column sha256 recorded in the file (None: unchecked)
         self._checked: set[str] = set()
@@ -203,14 +203,16 @@ class GroundTruth:
               missing: Literal["raise", "ignore"] = "raise") -> np.ndarray:
         """Row positions of ``keys`` (``-1`` for unknown keys when ``missing='ignore'``).
 
-        Vectorised with Arrow's hash lookup (``pyarrow.compute.index_in``): about 0.1-0.2 s per million keys.
+        One hash index of the table's keys is built on the first call and kept with the table (a pandas
+        ``Index``), so later lookups only hash the query.
         """
         scalar = isinstance(keys, str)
-        query = pa.array([keys] if scalar else np.asarray(keys, dtype=object), type=pa.string())
-        found = pc.index_in(query, value_set=self.key_array)
-        idx = found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+        query = np.asarray([keys] if scalar else keys, dtype=object).ravel()
+        if self._key_index is None:
+            self._key_index = pd.Index(self.keys, dtype=object)
+        idx = self._key_index.get_indexer(query).astype(np.int64, copy=False)
         if missing == "raise" and (idx < 0).any():
-            bad = np.asarray(query.to_pylist(), dtype=object)[idx < 0][:3].tolist()
+            bad = query[idx < 0][:3].tolist()
             raise KeyError(f"{int((idx < 0).sum())} architecture(s) not in table {self.name!r}, e.g. {bad}")
         return idx
 
