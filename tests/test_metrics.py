@@ -166,3 +166,40 @@ def test_constant_proxy_reports_nan_and_a_flag() -> None:
                 "found_quantile"):
         assert np.isnan(out[key]), key
     assert ranking_metrics(np.array([1.0, 2.0, 3.0, 0.0]), truth, truth)["constant_proxy"] is False
+
+
+def test_ning_criteria_on_hand_computed_cases() -> None:
+    from wsbench.evaluate.metrics import (
+        best_rank_at_top,
+        ning_criteria,
+        precision_at_bottom,
+        precision_at_top,
+        worst_rank_at_top,
+    )
+
+    truth = np.array([95.0, 90.0, 85.0, 80.0, 75.0, 70.0, 65.0, 60.0, 55.0, 50.0])  # true ranks 0..9
+    proxy = np.array([1.0, 9.0, 8.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 0.0])
+    # K = 20% of 10 = 2: proxy's top 2 are indices 1, 2 (true ranks 1, 2); true top 2 are 0, 1 -> P = 1/2
+    assert precision_at_top(proxy, truth, 0.2) == 0.5
+    assert best_rank_at_top(proxy, truth, 0.2) == 0.1 and worst_rank_at_top(proxy, truth, 0.2) == 0.2
+    # proxy's bottom 2: indices 9, 0 (true ranks 9, 0); true bottom 2: 8, 9 -> P = 1/2
+    assert precision_at_bottom(proxy, truth, 0.2) == 0.5
+    # K = 30%: proxy's top 3 = 1, 2, 8 (true ranks 1, 2, 8) against true top {0, 1, 2}: 2/3; WR = 0.8
+    assert precision_at_top(proxy, truth, 0.3) == pytest.approx(2 / 3)
+    assert worst_rank_at_top(proxy, truth, 0.3) == 0.8
+    # K rounds up: 5% of 10 -> 1 architecture, index 1, true rank 1
+    assert precision_at_top(proxy, truth, 0.05) == 0.0 and best_rank_at_top(proxy, truth, 0.05) == 0.1
+    # a perfect proxy
+    assert precision_at_top(truth, truth, 0.2) == 1.0 and best_rank_at_top(truth, truth, 0.1) == 0.0
+    # ties in the truth: an architecture tied with the K-th best counts as in the true top K
+    tied = np.array([90.0, 90.0, 90.0, 50.0])
+    assert precision_at_top(np.array([1.0, 2.0, 3.0, 4.0]), tied, 0.25) == 0.0  # picks the 50
+    assert precision_at_top(np.array([4.0, 1.0, 2.0, 3.0]), tied, 0.25) == 1.0  # picks a tied best
+    assert best_rank_at_top(np.array([4.0, 1.0, 2.0, 3.0]), tied, 0.25) == 0.0  # tied best share rank 0
+    # ties in the proxy: list order decides (stable)
+    assert precision_at_top(np.array([5.0, 5.0, 1.0, 0.0]), truth[:4], 0.25) == 1.0
+    assert precision_at_top(np.array([5.0, 5.0, 1.0, 0.0]), truth[:4][::-1].copy(), 0.25) == 0.0
+    keys = ning_criteria(proxy, truth)
+    assert keys["precision_at_top_20pct"] == 0.5 and "worst_rank_at_top_1pct" in keys
+    with pytest.raises(MetricError):
+        precision_at_top(proxy, truth, 0.0)

@@ -13,6 +13,18 @@ Metrics (after *How to Train Your Super-Net*, section 3 and appendix B):
 * ``p_beat_random``: the paper's ``p = 1 - (1 - r / r_max) ** n`` (see the function for what it measures).
 * ``final_model_accuracy``: mean ground truth of the ``top_k`` architectures ranked best by the proxy.
 * ``supernet_accuracy``: mean proxy accuracy.
+
+Criteria of Ning et al. (*Evaluating Efficient Performance Estimators of Neural Architectures*, NeurIPS 2021),
+for a fraction ``k`` of the ``N`` architectures (``K = ceil(k * N)``, at least 1):
+
+* ``precision_at_top`` / ``precision_at_bottom`` (P@topK / P@bottomK): the share of the K architectures ranked
+  best (worst) by the proxy that are among the K best (worst) by the ground truth.
+* ``best_rank_at_top`` / ``worst_rank_at_top`` (BR@K / WR@K): the best and the worst true rank among the K
+  architectures ranked best by the proxy, as a fraction of ``N`` (0 is the truly best architecture).
+
+Ties: the proxy's top K is taken in list order among equal proxies (stable); on the ground-truth side an
+architecture tied with the K-th best (worst) truth counts as inside the true top (bottom) K, and a true rank is
+the number of architectures with strictly better truth.
 """
 
 from __future__ import annotations
@@ -142,6 +154,60 @@ def supernet_accuracy(proxy: ArrayLike) -> float:
     if p.size == 0:
         raise MetricError("no proxy accuracies given")
     return float(p.mean())
+
+
+def _k_of(n: int, frac: float) -> int:
+    if not 0.0 < frac <= 1.0:
+        raise MetricError(f"the fraction K must be in (0, 1], got {frac}")
+    return max(1, int(np.ceil(frac * n - 1e-9)))
+
+
+def precision_at_top(proxy: ArrayLike, truth: ArrayLike, frac: float) -> float:
+    """P@topK: the share of the proxy's top ``ceil(frac * N)`` that are in the true top (ties inclusive)."""
+    p, t = _pair(proxy, truth)
+    k = _k_of(p.size, frac)
+    kth = np.sort(t)[::-1][k - 1]
+    return float(np.mean(t[top_by_proxy(p, k)] >= kth))
+
+
+def precision_at_bottom(proxy: ArrayLike, truth: ArrayLike, frac: float) -> float:
+    """P@bottomK: the share of the proxy's bottom ``ceil(frac * N)`` that are in the true bottom (ties inclusive)."""
+    p, t = _pair(proxy, truth)
+    k = _k_of(p.size, frac)
+    kth = np.sort(t)[k - 1]
+    bottom = np.argsort(p, kind="stable")[:k]
+    return float(np.mean(t[bottom] <= kth))
+
+
+def _true_ranks(t: np.ndarray) -> np.ndarray:
+    """Per architecture the number of architectures with strictly better truth (0: the best; ties share)."""
+    order = np.sort(t)
+    return (t.size - np.searchsorted(order, t, side="right")).astype(np.float64)
+
+
+def best_rank_at_top(proxy: ArrayLike, truth: ArrayLike, frac: float) -> float:
+    """BR@K: the best true rank among the proxy's top ``ceil(frac * N)``, as a fraction of N (0 = the best)."""
+    p, t = _pair(proxy, truth)
+    return float(_true_ranks(t)[top_by_proxy(p, _k_of(p.size, frac))].min() / p.size)
+
+
+def worst_rank_at_top(proxy: ArrayLike, truth: ArrayLike, frac: float) -> float:
+    """WR@K: the worst true rank among the proxy's top ``ceil(frac * N)``, as a fraction of N."""
+    p, t = _pair(proxy, truth)
+    return float(_true_ranks(t)[top_by_proxy(p, _k_of(p.size, frac))].max() / p.size)
+
+
+def ning_criteria(proxy: ArrayLike, truth: ArrayLike, fracs: Sequence[float] = (0.01, 0.05, 0.1, 0.2)
+                  ) -> dict[str, float]:
+    """P@topK, P@bottomK, BR@K and WR@K for each fraction (keys such as ``precision_at_top_5pct``)."""
+    out = {}
+    for f in fracs:
+        tag = f"{f * 100:g}pct"
+        out[f"precision_at_top_{tag}"] = precision_at_top(proxy, truth, f)
+        out[f"precision_at_bottom_{tag}"] = precision_at_bottom(proxy, truth, f)
+        out[f"best_rank_at_top_{tag}"] = best_rank_at_top(proxy, truth, f)
+        out[f"worst_rank_at_top_{tag}"] = worst_rank_at_top(proxy, truth, f)
+    return out
 
 
 def ranking_metrics(proxy: ArrayLike, truth: ArrayLike, all_truth: ArrayLike, threshold: float = 0.1,
