@@ -18,7 +18,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-COMMAND_MODULES = ("data", "arch", "search", "train", "evaluate_cmd", "quickstart", "report", "sweep", "standalone")
+COMMAND_MODULES = ("data", "arch", "search", "train", "evaluate_cmd", "judge", "quickstart", "report", "sweep",
+                   "standalone")
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"wsbench.commands.{_name}").register(app)

@@ -1,0 +1,138 @@
+"""``wsbench judge SCORES --table T --metric M``: judge anyone's ranking of architectures against a benchmark."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from wsbench.commands.common import fail
+
+ARCH_COLUMNS = ("arch", "architecture", "key")
+
+
+def read_scores(path: Path) -> Any:
+    """A CSV, parquet or JSON (records) file of rows (architecture, score[s][, run]) as a data frame."""
+    import pandas as pd
+
+    if not path.exists():
+        fail(f"score file {path} does not exist")
+    try:
+        if path.suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        elif path.suffix == ".json":
+            frame = pd.read_json(path, orient="records", dtype=False)
+        else:
+            frame = pd.read_csv(path, dtype={c: str for c in ARCH_COLUMNS + ("run",)})
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {path} as {path.suffix.lstrip('.') or 'csv'} ({str(exc).splitlines()[0]}); give a CSV, "
+             f"parquet or JSON file of rows with an 'arch' column and score columns")
+    return frame
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("judge")
+    def judge_cmd(
+        scores: Path = typer.Argument(..., help="CSV / parquet / JSON rows: arch, one or more score columns, "
+                                                "optionally run"),
+        table: str = typer.Option(..., "--table", help="ground-truth table, e.g. nb201, nb101-sample, darts-nb301"),
+        metric: str = typer.Option(..., "--metric", help="ground-truth metric, e.g. cifar10_test_200ep, valid_acc"),
+        subspace: str | None = typer.Option(None, "--subspace", help="NB101 sub-space (A1..A4, with_residual...)"),
+        score: list[str] = typer.Option([], "--score", help="score column(s) to judge (default: every numeric "
+                                                            "column but arch/run)"),
+        higher: bool = typer.Option(True, "--higher-is-better/--lower-is-better", help="direction of the scores"),
+        repeat: int | None = typer.Option(None, "--repeat", help="one repeat of the table (default: the mean)"),
+        threshold: float = typer.Option(0.1, "--threshold", help="sparse Kendall-Tau grid in accuracy points"),
+        fmt: str = typer.Option("table", "--format", help="table or json"),
+        out: Path | None = typer.Option(None, "--out", help="write metrics.json and scatter.png here"),
+        data_dir: Path | None = typer.Option(None, "--data-dir", help="data directory (default $WSBENCH_DATA_DIR)"),
+    ) -> None:
+        """Every ranking metric of the scores with bootstrap CIs, beside the baselines the table offers."""
+        from wsbench.benchmarks.store import load_table
+        from wsbench.benchmarks.table import TableError
+        from wsbench.evaluate.judge import JudgeError, judge
+
+        if fmt not in ("table", "json"):
+            fail(f"--format must be table or json, got {fmt!r}")
+        frame = read_scores(scores)
+        arch_col = next((c for c in ARCH_COLUMNS if c in frame.columns), None)
+        if arch_col is None:
+            fail(f"{scores} has no architecture column; name it one of {', '.join(ARCH_COLUMNS)}")
+        cols = list(score) or [c for c in frame.columns if c not in (*ARCH_COLUMNS, "run")
+                               and frame[c].dtype.kind in "fiu"]
+        missing = [c for c in cols if c not in frame.columns]
+        if missing or not cols:
+            fail(f"{scores}: no score column {missing[0]!r}" if missing else
+                 f"{scores} has no numeric score column; add one (e.g. 'score') or name it with --score")
+        try:
+            gt = load_table(table, data_dir)
+            results = {c: judge(frame[arch_col].astype(str).tolist(), frame[c].to_numpy(float), gt, metric,
+                                subspace=subspace, higher_is_better=higher, threshold=threshold, repeat=repeat,
+                                runs=frame["run"].astype(str).tolist() if "run" in frame.columns else None)
+                       for c in cols}
+        except (JudgeError, TableError, FileNotFoundError, KeyError, ValueError) as exc:
+            fail(str(exc).strip("'\""))
+        docs = {c: r.as_dict() for c, r in results.items()}
+        if out is not None:
+            _write(out, docs, results, frame, arch_col, gt, metric)
+        if fmt == "json":
+            typer.echo(json.dumps(docs[cols[0]] if len(cols) == 1 else docs, indent=2))
+            return
+        for c, doc in docs.items():
+            _print(c, doc)
+
+
+def _print(name: str, doc: dict[str, Any]) -> None:
+    def f(x: Any) -> str:
+        return "n/a" if x is None else f"{x:.3f}"
+
+    def ci(x: Any) -> str:
+        return "" if not x or x[0] is None else f" [{x[0]:.3f}, {x[1]:.3f}]"
+
+    pop = doc["population"]
+    typer.echo(f"{name}: {doc['n_archs']} architectures vs {doc['table']}:{doc['metric']}; P>R and the found "
+               f"quantile against {pop['n_cells_in_table']} cells of {pop['name']} ({pop['note']})")
+    label = "run-averaged score" if doc.get("run_averaged") else "score"
+    for key in ("sparse_kendall_tau", "kendall_tau", "spearman"):
+        typer.echo(f"  {label}: {key:<20} {f(doc[key])}{ci(doc.get(key + '_ci'))}")
+    typer.echo(f"  {label}: p_beat_random        {f(doc['p_beat_random'])}")
+    typer.echo(f"  {label}: final model          {f(doc['final_model_accuracy'])}")
+    for run, m in (doc.get("runs") or {}).items():
+        typer.echo(f"  run {run}: sparse_kendall_tau {f(m['sparse_kendall_tau'])}  spearman {f(m['spearman'])}")
+    for key, (mean, sd) in (doc.get("runs_mean_sd") or {}).items():
+        typer.echo(f"  runs mean ± sd: {key:<20} {f(mean)} ± {f(sd)}")
+    for base, m in doc["baselines"].items():
+        typer.echo(f"  baseline {base}: sparse_kendall_tau {f(m['sparse_kendall_tau'])}  spearman "
+                   f"{f(m['spearman'])}")
+    best = doc.get("strongest_baseline")
+    if best:
+        b = doc["baselines"][best]["sparse_kendall_tau"]
+        lo = (doc.get("sparse_kendall_tau_ci") or [None])[0]
+        verdict = ("beats it (its 95% interval lies above)" if lo is not None and b is not None and lo > b else
+                   "does not beat it clearly (the baseline lies inside or above the 95% interval)")
+        typer.echo(f"  strongest baseline: {best} ({f(b)}); the score {verdict}")
+
+
+def _write(out: Path, docs: dict[str, Any], results: dict[str, Any], frame: Any, arch_col: str, gt: Any,
+           metric: str) -> None:
+    from wsbench.atomic import write_json
+    from wsbench.evaluate.judge import resolve_rows
+    from wsbench.report import plots
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "metrics.json", docs)
+    plt = plots.pyplot()
+    rows = resolve_rows(gt, frame[arch_col].astype(str).tolist())
+    truth = gt.values(metric, rows)
+    fig, axes = plt.subplots(1, len(docs), figsize=(4.2 * len(docs), 3.8), squeeze=False)
+    for ax, c in zip(axes[0], docs, strict=True):
+        ax.scatter(frame[c].to_numpy(float), truth, s=8, alpha=0.6)
+        ax.set_xlabel(c)
+        ax.set_ylabel(f"{gt.name}:{metric}")
+        ax.set_title(f"s-KdT {docs[c]['sparse_kendall_tau'] or float('nan'):.3f}", fontsize=9)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    plots.save_figure(fig, out / "scatter.png")
+    typer.echo(f"wrote {out / 'metrics.json'} and {out / 'scatter.png'}")

@@ -1,0 +1,124 @@
+"""The judge: any estimator's scores against a ground-truth table, from a file or from Python."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import wsbench
+from wsbench.benchmarks.store import save_table
+from wsbench.benchmarks.table import GroundTruth
+from wsbench.cli import app
+from wsbench.evaluate.judge import JudgeError, judge
+from wsbench.evaluate.metrics import spearman, sparse_kendall_tau
+from wsbench.spaces import get_space
+
+N = 300
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, GroundTruth]:
+    """An NB201-keyed table of 300 cells with a made-up accuracy (two repeats) and official indices."""
+    space = get_space("nb201")
+    archs = space.enumerate()[:N]
+    rng = np.random.default_rng(0)
+    acc = rng.uniform(60, 94, N)
+    table = GroundTruth.from_columns("toy201", "nb201", {
+        "key": np.asarray([space.key(a) for a in archs], dtype=object), "index": np.arange(N) + 1000,
+        "acc@0": acc - 1.0, "acc@1": acc + 1.0})
+    data = tmp_path_factory.mktemp("data")
+    save_table(table, data)
+    return data, table
+
+
+def _scores(table: GroundTruth, noise: float, seed: int, n: int = 200) -> tuple[list[str], np.ndarray]:
+    rng = np.random.default_rng(seed)
+    rows = np.arange(n)
+    return [str(k) for k in table.keys[rows]], table.values("acc", rows) + rng.normal(0, noise, n)
+
+
+def test_python_judge_matches_the_metrics_and_names_the_population(toy):
+    _, table = toy
+    archs, score = _scores(table, 3.0, 1)
+    res = wsbench.judge(archs, score, table=table, metric="acc", n_boot=200)
+    truth = table.values("acc", np.arange(200))  # the mean over the two repeats
+    assert res.n_archs == 200
+    assert res.scores["spearman"] == pytest.approx(spearman(score, truth))
+    assert res.scores["sparse_kendall_tau"] == pytest.approx(sparse_kendall_tau(score, truth, 0.1))
+    lo, hi = res.scores["sparse_kendall_tau_ci"]
+    assert lo < res.scores["sparse_kendall_tau"] < hi
+    assert res.population["n_cells_in_table"] == N
+    one = judge(archs, score, table=table, metric="acc", repeat=0, n_boot=0)
+    assert one.scores["final_model_accuracy"] == pytest.approx(res.scores["final_model_accuracy"] - 1.0)
+    # the lower-is-better switch flips the ranking
+    flipped = judge(archs, -score, table=table, metric="acc", higher_is_better=False, n_boot=0)
+    assert flipped.scores["kendall_tau"] == pytest.approx(res.scores["kendall_tau"])
+    assert set(res.scores["precision_at_top"]) == {"1pct", "5pct", "10pct", "20pct"}
+
+
+def test_architectures_in_any_form(toy):
+    _, table = toy
+    space = get_space("nb201")
+    keys, score = _scores(table, 1.0, 2, n=50)
+    forms = list(keys)
+    forms[0] = str(1000)  # an official index
+    forms[1] = space.format(space.parse(keys[1]))  # the text form
+    a = judge(forms, score, table=table, metric="acc", n_boot=0).as_dict()
+    b = judge(keys, score, table=table, metric="acc", n_boot=0).as_dict()
+    assert a["spearman"] == b["spearman"]
+    with pytest.raises(JudgeError, match="not in table"):
+        judge(["|nor_conv_3x3~0|+|bogus|"] + keys[1:], score, table=table, metric="acc")
+
+
+def test_constant_scores_say_so(toy):
+    _, table = toy
+    keys, _ = _scores(table, 1.0, 3, n=20)
+    res = judge(keys, np.ones(20), table=table, metric="acc", n_boot=200).as_dict()
+    assert res["constant_proxy"] is True and res["spearman"] is None and res["p_beat_random"] is None
+
+
+def test_cli_json_contract_with_runs_and_the_run_averaged_score(toy, tmp_path):
+    data, table = toy
+    frames = []
+    for run in range(3):
+        keys, score = _scores(table, 6.0, 10 + run)
+        frames.append(pd.DataFrame({"arch": keys, "score": score, "run": f"seed{run}"}))
+    path = tmp_path / "scores.csv"
+    pd.concat(frames).to_csv(path, index=False)
+    out = tmp_path / "judged"
+    res = CliRunner().invoke(app, ["judge", str(path), "--table", "toy201", "--metric", "acc", "--format", "json",
+                                   "--data-dir", str(data), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout[res.stdout.index("{"):])
+    for key in ("n_archs", "spearman", "kendall_tau", "sparse_kendall_tau", "p_beat_random", "final_model_accuracy",
+                "precision_at_top", "baselines", "runs"):
+        assert key in doc, key
+    assert set(doc["runs"]) == {"seed0", "seed1", "seed2"}
+    per_run = [doc["runs"][r]["sparse_kendall_tau"] for r in doc["runs"]]
+    assert doc["runs_mean_sd"]["sparse_kendall_tau"][0] == pytest.approx(np.mean(per_run))
+    averaged = np.mean([f["score"].to_numpy() for f in frames], axis=0)
+    truth = table.values("acc", np.arange(200))
+    assert doc["sparse_kendall_tau"] == pytest.approx(sparse_kendall_tau(averaged, truth, 0.1))
+    assert doc["sparse_kendall_tau"] > np.mean(per_run)  # averaging three noisy runs ranks better
+    assert "params" in doc["baselines"] and doc["strongest_baseline"] == "params"
+    assert (out / "metrics.json").exists() and (out / "scatter.png").exists()
+    text = CliRunner().invoke(app, ["judge", str(path), "--table", "toy201", "--metric", "acc",
+                                    "--data-dir", str(data)])
+    assert text.exit_code == 0 and "strongest baseline: params" in text.stdout
+
+
+def test_cli_bad_input_is_one_line(toy, tmp_path):
+    data, _ = toy
+    bad = tmp_path / "bad.csv"
+    bad.write_text("arch,score\n|nope|,1.0\n|nope2|,2.0\n")
+    for args in (["judge", str(bad), "--table", "toy201", "--metric", "acc"],
+                 ["judge", str(bad), "--table", "toy201", "--metric", "nometric"],
+                 ["judge", str(tmp_path / "missing.csv"), "--table", "toy201", "--metric", "acc"]):
+        res = CliRunner().invoke(app, [*args, "--data-dir", str(data)])
+        assert res.exit_code == 2, res.output
+        assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1, res.output
