@@ -15,7 +15,7 @@ from wsbench.benchmarks.store import save_table
 from wsbench.benchmarks.table import GroundTruth
 from wsbench.cli import app
 from wsbench.evaluate.judge import JudgeError, judge
-from wsbench.evaluate.metrics import spearman, sparse_kendall_tau
+from wsbench.evaluate.metrics import sparse_kendall_tau, spearman
 from wsbench.spaces import get_space
 
 N = 300
