@@ -304,3 +304,34 @@ def test_report_renders_in_headless_chromium(built_run: tuple[Path, pd.DataFrame
         _png_ok(base64.b64decode(src.split(",", 1)[1]))
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
     assert pixels.shape[0] >= 2000 and pixels.std() > 10  # not a blank page
+
+
+def test_run_ranked_by_the_ensemble_headlines_the_supernet_alone(nb201_table: GroundTruth, tmp_path: Path,
+                                                                 data_dir: Path) -> None:
+    """eval.proxy accuracy_params: the 'super-net' column is the super-net's own ranking with its own interval;
+    the super-net + #params ensemble that the run ranked by stands in its own, named column."""
+    from scipy.stats import rankdata
+
+    run = tmp_path / "run"
+    frame = _eval_frame(nb201_table, n=60, seed=4)
+    final = make_run(run, frame)
+    proxy, truth, params = (frame[c].to_numpy(float) for c in ("proxy_acc", "truth", "params"))
+    alone = M.sparse_kendall_tau(proxy, truth, 0.1)
+    ensemble = M.sparse_kendall_tau((rankdata(proxy) + rankdata(params)) / 2, truth, 0.1)
+    cfg = RunCfg()
+    cfg.eval.proxy = "accuracy_params"
+    (run / "config.yaml").write_text(dump_config(cfg))
+    final.update({"proxy": "accuracy_params", "sparse_kendall_tau": ensemble, "acc_sparse_kendall_tau": alone,
+                  "hybrid_sparse_kendall_tau": ensemble})
+    (run / "metrics.json").write_text(json.dumps(final))
+    build_report(run, coverage_paths=0, n_resamples=200)
+    md = (run / "report.md").read_text()
+    row = next(line for line in md.splitlines() if line.startswith("| s-KdT |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert float(cells[1]) == pytest.approx(alone, abs=5e-4)
+    lo, hi = (float(x) for x in cells[2].strip("[]").split(","))
+    assert lo <= alone <= hi  # the interval belongs to the number beside it
+    assert "ensemble super-net + #params (eval.proxy)" in md
+    header = next(line for line in md.splitlines() if line.startswith("| metric |"))
+    col = [c.strip() for c in header.strip("|").split("|")].index("ensemble super-net + #params (eval.proxy)")
+    assert float(cells[col]) == pytest.approx(ensemble, abs=5e-4)

@@ -29,6 +29,14 @@ _OTHER_METRICS = (("supernet_accuracy", "super-net accuracy (mean proxy, %)"),
                   ("n_archs", "evaluated architectures"))
 
 
+def _column_label(name: str) -> str:
+    if name == "params":
+        return "#params baseline"
+    if name == "ensemble":
+        return "ensemble super-net + #params (eval.proxy)"
+    return f"{name.upper()} baseline"
+
+
 def _ci(ci: tuple[float, float]) -> str:
     lo, hi = ci
     return "-" if not (np.isfinite(lo) and np.isfinite(hi)) else f"[{lo:.3f}, {hi:.3f}]"
@@ -88,19 +96,30 @@ def metrics_section(run: RunData, table: Any, seed: int, n_resamples: int) -> Se
         flops = table_column_for(frame, table, "flops")
         if flops is not None:
             baselines["flops"] = flops
-        rows = correlation_rows(frame, run.threshold, baselines, seed, n_resamples)
+        proxy = head.get("proxy", run.cfg("eval", "proxy", "accuracy"))
+        columns = dict(baselines)
+        if proxy == "accuracy_params" and "params" in frame:  # the shipped ranking: its own, named column
+            from wsbench.evaluate.study import proxy_scores
+
+            columns["ensemble"] = proxy_scores(frame["proxy_acc"].to_numpy(float), frame["proxy_acc"].to_numpy(float),
+                                               frame["params"].to_numpy(float))["accuracy_params"]
+        rows = correlation_rows(frame, run.threshold, columns, seed, n_resamples)
         headers = ["metric", "super-net", "95% CI"]
-        for name in baselines:
-            headers += [f"#{name} baseline" if name == "params" else f"{name.upper()} baseline", "95% CI"]
+        for name in columns:
+            headers += [_column_label(name), "95% CI"]
         body = []
         logged = run.tag == (head.get("tag") or "final")  # the point values were logged for this very table
         if not logged:
             sec.blocks.append(Text(f"The logged metrics do not belong to evals/{run.tag}.parquet: the table shows "
                                    f"values recomputed from it."))
         for r in rows:
-            value = head.get(r["metric"], r["supernet"]) if logged else r["supernet"]
+            # the super-net column is the super-net's own ranking (by its accuracy), whatever eval.proxy ranks by,
+            # and its interval is computed on that same ranking
+            value = r["supernet"]
+            if logged:
+                value = head.get(f"acc_{r['metric']}", head.get(r["metric"]) if proxy == "accuracy" else value)
             line = [r["label"], _num(value), _ci(r["supernet_ci"])]
-            for name in baselines:
+            for name in columns:
                 base = head.get(f"{name}_{r['metric']}", r[name]) if logged and name == "params" else r[name]
                 line += [_num(base), _ci(r[f"{name}_ci"])]
             body.append(line)
