@@ -20,9 +20,10 @@ from wsbench.experiments.spec import BASE_LABEL
 from wsbench.experiments.store import ResultStore
 
 METRICS = ("supernet_accuracy", "sparse_kendall_tau", "kendall_tau", "spearman", "p_beat_random",
-           "final_model_accuracy")
+           "final_model_accuracy", "params_sparse_kendall_tau", "params_spearman")
 SHORT = {"supernet_accuracy": "SN acc", "sparse_kendall_tau": "s-KdT", "kendall_tau": "KdT",
-         "spearman": "SpR", "p_beat_random": "P>R", "final_model_accuracy": "final"}
+         "spearman": "SpR", "p_beat_random": "P>R", "final_model_accuracy": "final",
+         "params_sparse_kendall_tau": "#params s-KdT", "params_spearman": "#params SpR"}
 
 
 def study_info(study_dir: str | Path) -> dict[str, Any]:
