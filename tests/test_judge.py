@@ -107,6 +107,7 @@ def test_cli_json_contract_with_runs_and_the_run_averaged_score(toy, tmp_path):
     assert doc["sparse_kendall_tau"] > np.mean(per_run)  # averaging three noisy runs ranks better
     assert "params" in doc["baselines"] and doc["strongest_baseline"] == "params"
     assert (out / "metrics.json").exists() and (out / "scatter.png").exists()
+    assert "strongest baseline: params" in (out / "report.md").read_text()
     text = CliRunner().invoke(app, ["judge", str(path), "--table", "toy201", "--metric", "acc",
                                     "--data-dir", str(data)])
     assert text.exit_code == 0 and "strongest baseline: params" in text.stdout

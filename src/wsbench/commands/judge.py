@@ -75,16 +75,19 @@ def register(app: typer.Typer) -> None:
         except (JudgeError, TableError, FileNotFoundError, KeyError, ValueError) as exc:
             fail(str(exc).strip("'\""))
         docs = {c: r.as_dict() for c, r in results.items()}
+        lines = [line for c, doc in docs.items() for line in _lines(c, doc)]
         if out is not None:
-            _write(out, docs, results, frame, arch_col, gt, metric)
+            _write(out, docs, frame, arch_col, gt, metric, lines)
         if fmt == "json":
             typer.echo(json.dumps(docs[cols[0]] if len(cols) == 1 else docs, indent=2))
             return
-        for c, doc in docs.items():
-            _print(c, doc)
+        for line in lines:
+            typer.echo(line)
 
 
-def _print(name: str, doc: dict[str, Any]) -> None:
+def _lines(name: str, doc: dict[str, Any]) -> list[str]:
+    """The human-readable judgement of one score column."""
+    out: list[str] = []
     def f(x: Any) -> str:
         return "n/a" if x is None else f"{x:.3f}"
 
@@ -92,19 +95,22 @@ def _print(name: str, doc: dict[str, Any]) -> None:
         return "" if not x or x[0] is None else f" [{x[0]:.3f}, {x[1]:.3f}]"
 
     pop = doc["population"]
-    typer.echo(f"{name}: {doc['n_archs']} architectures vs {doc['table']}:{doc['metric']}; P>R and the found "
+    out.append(f"{name}: {doc['n_archs']} architectures vs {doc['table']}:{doc['metric']}; P>R and the found "
                f"quantile against {pop['n_cells_in_table']} cells of {pop['name']} ({pop['note']})")
     label = "run-averaged score" if doc.get("run_averaged") else "score"
     for key in ("sparse_kendall_tau", "kendall_tau", "spearman"):
-        typer.echo(f"  {label}: {key:<20} {f(doc[key])}{ci(doc.get(key + '_ci'))}")
-    typer.echo(f"  {label}: p_beat_random        {f(doc['p_beat_random'])}")
-    typer.echo(f"  {label}: final model          {f(doc['final_model_accuracy'])}")
+        out.append(f"  {label}: {key:<20} {f(doc[key])}{ci(doc.get(key + '_ci'))}")
+    out.append(f"  {label}: p_beat_random        {f(doc['p_beat_random'])}")
+    out.append(f"  {label}: final model          {f(doc['final_model_accuracy'])}")
+    for k, v in (doc.get("precision_at_top") or {}).items():
+        out.append(f"  {label}: P@top{k:<6} {f(v)}  P@bottom{k:<6} {f(doc['precision_at_bottom'][k])}  "
+                   f"BR@{k} {f(doc['best_rank_at_top'][k])}  WR@{k} {f(doc['worst_rank_at_top'][k])}")
     for run, m in (doc.get("runs") or {}).items():
-        typer.echo(f"  run {run}: sparse_kendall_tau {f(m['sparse_kendall_tau'])}  spearman {f(m['spearman'])}")
+        out.append(f"  run {run}: sparse_kendall_tau {f(m['sparse_kendall_tau'])}  spearman {f(m['spearman'])}")
     for key, (mean, sd) in (doc.get("runs_mean_sd") or {}).items():
-        typer.echo(f"  runs mean ± sd: {key:<20} {f(mean)} ± {f(sd)}")
+        out.append(f"  runs mean ± sd: {key:<20} {f(mean)} ± {f(sd)}")
     for base, m in doc["baselines"].items():
-        typer.echo(f"  baseline {base}: sparse_kendall_tau {f(m['sparse_kendall_tau'])}  spearman "
+        out.append(f"  baseline {base}: sparse_kendall_tau {f(m['sparse_kendall_tau'])}  spearman "
                    f"{f(m['spearman'])}")
     best = doc.get("strongest_baseline")
     if best:
@@ -112,12 +118,13 @@ def _print(name: str, doc: dict[str, Any]) -> None:
         lo = (doc.get("sparse_kendall_tau_ci") or [None])[0]
         verdict = ("beats it (its 95% interval lies above)" if lo is not None and b is not None and lo > b else
                    "does not beat it clearly (the baseline lies inside or above the 95% interval)")
-        typer.echo(f"  strongest baseline: {best} ({f(b)}); the score {verdict}")
+        out.append(f"  strongest baseline: {best} ({f(b)}); the score {verdict}")
+    return out
 
 
-def _write(out: Path, docs: dict[str, Any], results: dict[str, Any], frame: Any, arch_col: str, gt: Any,
-           metric: str) -> None:
-    from wsbench.atomic import write_json
+def _write(out: Path, docs: dict[str, Any], frame: Any, arch_col: str, gt: Any, metric: str,
+           lines: list[str]) -> None:
+    from wsbench.atomic import write_json, write_text
     from wsbench.evaluate.judge import resolve_rows
     from wsbench.report import plots
 
@@ -135,4 +142,6 @@ def _write(out: Path, docs: dict[str, Any], results: dict[str, Any], frame: Any,
         ax.grid(alpha=0.3)
     fig.tight_layout()
     plots.save_figure(fig, out / "scatter.png")
-    typer.echo(f"wrote {out / 'metrics.json'} and {out / 'scatter.png'}")
+    write_text(out / "report.md", "# wsbench judge\n\n```\n" + "\n".join(lines) + "\n```\n\n![scores against the "
+               "ground truth](scatter.png)\n")
+    typer.echo(f"wrote {out / 'metrics.json'}, {out / 'scatter.png'} and {out / 'report.md'}")
