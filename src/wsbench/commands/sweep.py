@@ -94,7 +94,7 @@ def _summary_frame(study_dir: Path, fmt: str) -> tuple[Any, str]:
                             zip(summary["space"], summary["factor"], summary["value"], strict=True)]
     footer = "".join(f"no effect — the switch changed nothing: {f}={v}{' (' + sp + ')' if sp else ''} gives "
                      f"proxy scores bit-identical to the base's\n" for sp, f, v in flagged)
-    if fmt != "table":
+    if fmt not in ("table", "markdown"):
         return summary, footer
     table = display_table(summary, study_info(study_dir).get("paper"))
     if "sparse_kendall_tau_avg" in summary:
