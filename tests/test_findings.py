@@ -220,3 +220,15 @@ def test_cpu_fidelity_dry_run_lists_distinct_runs(study):
                 assert f"{next(iter(side))}={next(iter(side.values()))}" in labels, claim
             else:
                 assert {f"{k}={v}" for k, v in side.items()} <= levels, claim
+
+
+def test_committed_study_results_read_on_a_fresh_clone():
+    """results/yu2020-nb201-cpu (committed, no checkpoints) gives its findings and its table."""
+    root = Path(__file__).resolve().parents[1] / "results" / "yu2020-nb201-cpu"
+    res = CliRunner().invoke(app, ["results", str(root), "--findings", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)
+    assert rows and all({"finding", "metric", "paper", "ours", "ci_low", "ci_high", "p_value", "verdict"} <= set(r)
+                        for r in rows)
+    table = CliRunner().invoke(app, ["results", str(root)])
+    assert table.exit_code == 0 and "s-KdT (avg proxy)" in table.stdout
