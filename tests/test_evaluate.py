@@ -176,7 +176,7 @@ def test_evaluate_archs_bns_ft_matches_naive_reference_and_restores_model(track:
 
 @pytest.mark.parametrize("track", [False, True])
 def test_bns_ft_on_the_nb201_supernet_matches_its_standalone_networks(track: bool) -> None:
-    supernet = pytest.importorskip("wsbench.supernet")
+    import wsbench.supernet as supernet
     from wsbench.config import MappingCfg
 
     torch.manual_seed(0)
@@ -263,7 +263,7 @@ def test_bad_bn_mode_and_missing_batches_raise() -> None:
 # -- architecture lists ----------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def nb201_space() -> Any:
-    nb201 = pytest.importorskip("wsbench.spaces.nb201")
+    import wsbench.spaces.nb201 as nb201
     return nb201.NB201Space()
 
 
@@ -309,7 +309,7 @@ def test_select_eval_archs_errors_when_table_too_small(nb201_space: Any, tmp_pat
 
 # -- the study record ------------------------------------------------------------------------------------------
 def test_evaluate_supernet_writes_record(nb201_space: Any, tmp_path: Path) -> None:
-    spaces = pytest.importorskip("wsbench.spaces")
+    import wsbench.spaces as spaces
     if not hasattr(spaces, "get_space"):
         pytest.skip("wsbench.spaces.get_space not available yet")
     from wsbench.config import RunCfg

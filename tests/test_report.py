@@ -260,7 +260,6 @@ def test_search_report(tmp_path: Path) -> None:
 
 
 def test_study_report(tmp_path: Path) -> None:
-    pytest.importorskip("wsbench.experiments.aggregate")
     from wsbench.experiments.store import ResultStore
 
     store = ResultStore(tmp_path)

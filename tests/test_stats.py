@@ -275,7 +275,7 @@ def test_bootstrap_resampling_is_paired() -> None:
 
 
 def test_bootstrap_accepts_sparse_kendall_tau_from_metrics() -> None:
-    metrics = pytest.importorskip("wsbench.evaluate.metrics")
+    import wsbench.evaluate.metrics as metrics
     proxy, truth = _bivariate(0.6, 120, seed=2)
     truth = 90 + truth  # accuracies in percent
     ci = bootstrap_ci(metrics.sparse_kendall_tau, proxy, truth, rng=4, n_resamples=200)

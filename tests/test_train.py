@@ -399,9 +399,8 @@ def test_real_loop_resume_is_exact(tmp_path, data_dir, real_modules):
 
 
 def test_train_step_averages_path_gradients(tmp_path):
+    import wsbench.spaces.nb201 as nb201
     from wsbench.train.run import RunDir
-
-    nb201 = pytest.importorskip("wsbench.spaces.nb201")
     model = TinySuperNet()
     model.drop.p = 0.0
     cfg = _cfg(lr=1.0, momentum=0.0, nesterov=False, weight_decay=0.0, grad_clip=None, schedule="constant")
