@@ -80,18 +80,13 @@ def _write_report(study_dir: Path) -> Path:
 def _summary_frame(study_dir: Path, fmt: str) -> tuple[Any, str]:
     """The per-level summary (Yu's seed-averaged ranking beside it) and a footer naming no-effect levels."""
     from wsbench.experiments.aggregate import display_table, study_info, summarize
-    from wsbench.experiments.findings import no_effect, seed_averaged
+    from wsbench.experiments.findings import annotate
 
     try:
         summary = summarize(study_dir)
     except FileNotFoundError as exc:
         fail(str(exc))
-    averaged = seed_averaged(study_dir)
-    if not averaged.empty:
-        summary = summary.merge(averaged, on=["space", "factor", "value"], how="left")
-    flagged = no_effect(study_dir)
-    summary["no_effect"] = [(sp, f, v) in set(flagged) for sp, f, v in
-                            zip(summary["space"], summary["factor"], summary["value"], strict=True)]
+    summary, flagged = annotate(summary, study_dir)
     footer = "".join(f"no effect — the switch changed nothing: {f}={v}{' (' + sp + ')' if sp else ''} gives "
                      f"proxy scores bit-identical to the base's\n" for sp, f, v in flagged)
     if fmt not in ("table", "markdown"):

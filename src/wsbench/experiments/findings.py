@@ -281,3 +281,15 @@ def no_effect(study_dir: str | Path) -> list[tuple[str, str, str]]:
         if known and all(known):
             flagged.append((space, factor, value))
     return flagged
+
+
+def annotate(summary: pd.DataFrame, study_dir: str | Path) -> tuple[pd.DataFrame, list[tuple[str, str, str]]]:
+    """``summary`` (from ``aggregate.summarize``) with Yu's seed-averaged ranking (``*_avg`` columns) and a
+    ``no_effect`` column merged in, and the flagged ``(space, factor, value)`` levels."""
+    averaged = seed_averaged(study_dir)
+    if not averaged.empty:
+        summary = summary.merge(averaged, on=["space", "factor", "value"], how="left")
+    flagged = no_effect(study_dir)
+    summary = summary.assign(no_effect=[(sp, f, v) in set(flagged) for sp, f, v in
+                                        zip(summary["space"], summary["factor"], summary["value"], strict=True)])
+    return summary, flagged

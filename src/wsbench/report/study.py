@@ -124,16 +124,13 @@ def _factors_section(agg: Any, root: Path, summary: pd.DataFrame, info: dict[str
         sec.blocks.append(Text("No runs recorded yet."))
         return sec
     paper = info.get("paper")
-    from wsbench.experiments.findings import no_effect, seed_averaged
+    from wsbench.experiments.findings import annotate
 
-    averaged = seed_averaged(root)
-    flagged = set(no_effect(root))
+    summary, _ = annotate(summary, root)
     table = agg.display_table(summary, paper)
-    if not averaged.empty:
-        merged = summary.merge(averaged, on=["space", "factor", "value"], how="left")
-        table["s-KdT (avg proxy)"] = [f"{x:.3f}" if x == x else "-" for x in merged["sparse_kendall_tau_avg"]]
-    table["note"] = ["no effect — the switch changed nothing" if (sp, f, v) in flagged else ""
-                     for sp, f, v in zip(summary["space"], summary["factor"], summary["value"], strict=True)]
+    if "sparse_kendall_tau_avg" in summary:
+        table["s-KdT (avg proxy)"] = [f"{x:.3f}" if x == x else "-" for x in summary["sparse_kendall_tau_avg"]]
+    table["note"] = ["no effect — the switch changed nothing" if x else "" for x in summary["no_effect"]]
     caption = ("Mean ± std over seeds of the final evaluation of finished runs; Δfinal: final-model accuracy minus "
                "the base setting.")
     if paper and paper.get("source"):
