@@ -59,6 +59,10 @@ def test_python_judge_matches_the_metrics_and_names_the_population(toy):
     flipped = judge(archs, -score, table=table, metric="acc", higher_is_better=False, n_boot=0)
     assert flipped.scores["kendall_tau"] == pytest.approx(res.scores["kendall_tau"])
     assert set(res.scores["precision_at_top"]) == {"1pct", "5pct", "10pct", "20pct"}
+    # the table has no FLOPs column: the space counts them for the judged cells
+    space = get_space("nb201")
+    flops = np.asarray([space.num_flops(space.parse(a)) for a in archs], dtype=float)
+    assert res.baselines["flops"]["spearman"] == pytest.approx(spearman(flops, truth))
 
 
 def test_architectures_in_any_form(toy):
@@ -105,12 +109,12 @@ def test_cli_json_contract_with_runs_and_the_run_averaged_score(toy, tmp_path):
     truth = table.values("acc", np.arange(200))
     assert doc["sparse_kendall_tau"] == pytest.approx(sparse_kendall_tau(averaged, truth, 0.1))
     assert doc["sparse_kendall_tau"] > np.mean(per_run)  # averaging three noisy runs ranks better
-    assert "params" in doc["baselines"] and doc["strongest_baseline"] == "params"
+    assert {"params", "flops"} <= set(doc["baselines"]) and doc["strongest_baseline"] in ("params", "flops")
     assert (out / "metrics.json").exists() and (out / "scatter.png").exists()
-    assert "strongest baseline: params" in (out / "report.md").read_text()
+    assert f"strongest baseline: {doc['strongest_baseline']}" in (out / "report.md").read_text()
     text = CliRunner().invoke(app, ["judge", str(path), "--table", "toy201", "--metric", "acc",
                                     "--data-dir", str(data)])
-    assert text.exit_code == 0 and "strongest baseline: params" in text.stdout
+    assert text.exit_code == 0 and f"strongest baseline: {doc['strongest_baseline']}" in text.stdout
 
 
 def test_cli_bad_input_is_one_line(toy, tmp_path):

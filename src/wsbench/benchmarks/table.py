@@ -199,6 +199,19 @@ class GroundTruth:
             self._keys = np.asarray(self.key_array.to_numpy(zero_copy_only=False), dtype=object)
         return self._keys
 
+    def arch_texts(self, rows: np.ndarray | Sequence[int] | None = None) -> list[str]:
+        """Text forms of rows (all rows by default) that the table's space parses: ``"<matrix>|<ops>"`` for NB101
+        tables, the ``arch`` column where the table has one, else the row keys."""
+        sel = slice(None) if rows is None else np.asarray(rows, dtype=np.int64)
+        cols = self.columns
+        if "matrix" in cols and "ops" in cols:
+            mat = np.asarray(self.column("matrix"), dtype=object)[sel]
+            ops = np.asarray(self.column("ops"), dtype=object)[sel]
+            return [f"{m}|{o}" for m, o in zip(mat, ops, strict=True)]
+        if "arch" in cols:
+            return [str(a) for a in np.asarray(self.column("arch"), dtype=object)[sel]]
+        return [str(k) for k in self.keys[sel]]
+
     def index(self, keys: Sequence[str] | np.ndarray | str,
               missing: Literal["raise", "ignore"] = "raise") -> np.ndarray:
         """Row positions of ``keys`` (``-1`` for unknown keys when ``missing='ignore'``).

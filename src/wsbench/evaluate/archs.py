@@ -86,17 +86,9 @@ def _from_space(space: SearchSpace[Any], table: GroundTruth, n: int, seed: int) 
     return chosen
 
 
-def _row_texts(table: GroundTruth) -> np.ndarray:
-    """Text forms ``space.parse`` understands: ``"<matrix>|<ops>"`` for NB101 tables, else the key."""
-    if "matrix" in table.columns and "ops" in table.columns:
-        mat, ops = table.column("matrix"), table.column("ops")
-        return np.asarray([f"{m}|{o}" for m, o in zip(mat, ops, strict=True)], dtype=object)
-    return table.keys
-
-
 def _from_table(space: SearchSpace[Any], table: GroundTruth, n: int, seed: int) -> list[Any]:
     rng = np.random.default_rng(seed)
-    texts = _row_texts(table)
+    texts = table.arch_texts()
     chosen: list[Any] = []
     seen: set[str] = set()
     for row in rng.permutation(len(table)):

@@ -153,17 +153,10 @@ def ranking(score: np.ndarray, truth: np.ndarray, all_truth: np.ndarray, thresho
 
 def _baselines(table: Any, rows: np.ndarray, archs: Sequence[Any], truth: np.ndarray,
                threshold: float) -> dict[str, dict[str, Any]]:
-    cols = {c.split("@")[0] for c in table.columns}
-    sources: dict[str, np.ndarray] = {}
-    if "params" in cols:
-        sources["params"] = np.asarray(table.values("params", rows), dtype=np.float64)
-    elif table.space == "nb201":
-        from wsbench.spaces import get_space
+    from wsbench.evaluate.baselines import cost_baselines
 
-        space = get_space("nb201")
-        sources["params"] = np.asarray([space.num_params(space.parse(str(table.keys[r]))) for r in rows], float)
-    if "flops" in cols:
-        sources["flops"] = np.asarray(table.values("flops", rows), dtype=np.float64)
+    cols = {c.split("@")[0] for c in table.columns}
+    sources: dict[str, np.ndarray] = cost_baselines(table, rows)
     for c in sorted(c for c in cols if c.startswith("zc_")):
         sources[c.removeprefix("zc_")] = np.asarray(table.values(c, rows), dtype=np.float64)
     out = {}

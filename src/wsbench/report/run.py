@@ -16,7 +16,7 @@ import numpy as np
 from wsbench.report import plots
 from wsbench.report.document import Alert, Code, Document, Figure, Section, Text, rows_table
 from wsbench.report.properties import PropertyError, key_texts, property_values
-from wsbench.report.rundata import RunData, correlation_rows, load_run, table_column_for
+from wsbench.report.rundata import RunData, correlation_rows, load_run
 
 #: The property the bias scatter is coloured by when the user names none.
 DEFAULT_COLOR_BY = {"nb101": "residual", "nb201": "n_conv3x3", "darts": "params"}
@@ -93,9 +93,14 @@ def metrics_section(run: RunData, table: Any, seed: int, n_resamples: int) -> Se
         baselines: dict[str, np.ndarray] = {}
         if "params" in frame:
             baselines["params"] = frame["params"].to_numpy(float)
-        flops = table_column_for(frame, table, "flops")
-        if flops is not None:
-            baselines["flops"] = flops
+        if table is not None:  # FLOPs from the table where it has them, else counted by the space
+            from wsbench.evaluate.baselines import cost_baselines
+
+            rows = table.index(frame["key"].astype(str).to_numpy(), missing="ignore")
+            if (rows >= 0).all():
+                flops = cost_baselines(table, rows).get("flops")
+                if flops is not None:
+                    baselines["flops"] = flops
         proxy = head.get("proxy", run.cfg("eval", "proxy", "accuracy"))
         columns = dict(baselines)
         if proxy == "accuracy_params" and "params" in frame:  # the shipped ranking: its own, named column

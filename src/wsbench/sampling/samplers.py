@@ -222,7 +222,7 @@ def _pro_rata_population(space: SearchSpace[Any], table: Any) -> tuple[Sequence[
     params = np.asarray(table.column("params"), dtype=np.float64)
     archs, kept = [], []
     parse = getattr(space, "parse_encoding", space.parse) if "arch" in table.columns else space.parse
-    for i, text in enumerate(_row_texts(table)):
+    for i, text in enumerate(table.arch_texts()):
         try:
             arch = parse(str(text))
         except ValueError:
@@ -236,15 +236,6 @@ def _pro_rata_population(space: SearchSpace[Any], table: Any) -> tuple[Sequence[
                            f"check space.subspace and eval.ground_truth")
     return archs, params[np.asarray(kept, dtype=np.int64)]
 
-
-def _row_texts(table: Any) -> Sequence[str]:
-    """Text forms ``space.parse`` understands: ``"<matrix>|<ops>"`` for NB101 tables, else the row keys."""
-    cols = table.columns
-    if "matrix" in cols and "ops" in cols:
-        return [f"{m}|{o}" for m, o in zip(table.column("matrix"), table.column("ops"), strict=True)]
-    if "arch" in cols:
-        return [str(a) for a in table.column("arch")]
-    return [str(k) for k in table.keys]
 
 
 def make_sampler(name: str, space: SearchSpace[Any], rng: np.random.Generator, paths_per_batch: int = 1,

@@ -368,13 +368,17 @@ class NB101Space(SearchSpace[NB101Arch]):
         """See :func:`num_params` (keywords: channels, stacks, cells_per_stack, num_classes)."""
         return num_params(arch, **kwargs)
 
+    def num_flops(self, arch: NB101Arch, **kwargs: int) -> int:
+        """See :func:`num_flops` (keywords: channels, stacks, cells_per_stack, num_classes, resolution)."""
+        return num_flops(arch, **kwargs)
+
 
 # the stand-alone parameter count lives in its own module; re-exported here as part of the space's API
-from wsbench.spaces.nb101_params import cell_params, num_params, vertex_channels  # noqa: E402
+from wsbench.spaces.nb101_params import cell_params, num_flops, num_params, vertex_channels  # noqa: E402
 
 __all__ = [
     "EXPECTED", "INPUT", "MAX_EDGES", "MAX_VERTICES", "OPS", "OUTPUT", "SHORT", "NB101Arch", "NB101Space",
     "arch_key", "cell_hash", "cell_params", "check_subspace", "format_arch", "from_matrix", "has_residual",
-    "in_subspace", "n_out_inputs", "neighbours", "num_params", "parse_arch", "prune", "subspace_of",
+    "in_subspace", "n_out_inputs", "neighbours", "num_flops", "num_params", "parse_arch", "prune", "subspace_of",
     "vertex_channels",
 ]

@@ -1,6 +1,8 @@
-"""Trainable parameters of the NAS-Bench-101 stand-alone network, by the benchmark's own channel rules.
+"""Trainable parameters and FLOPs of the NAS-Bench-101 stand-alone network, by the benchmark's own channel rules.
 
-Equal to the benchmark's ``params`` column (checked on thousands of cells of the shared sample).
+The parameter count equals the benchmark's ``params`` column (checked on thousands of cells of the shared sample).
+FLOPs are multiply-accumulates of the convolutions and the classifier (the convention of NAS-Bench-201's
+``flops``), counted from the same channel rule at the benchmark's 32x32 input.
 """
 
 from __future__ import annotations
@@ -51,6 +53,39 @@ def cell_params(arch: NB101Arch, in_channels: int, out_channels: int) -> int:
     if m[0, n - 1]:
         total += _conv_bn(1, in_channels, out_channels)
     return total
+
+
+def cell_macs(arch: NB101Arch, in_channels: int, out_channels: int, pixels: int) -> int:
+    """Multiply-accumulates of one (pruned) cell at ``pixels`` = H * W (every conv keeps the resolution)."""
+    m, n = arch.matrix, arch.n_vertices
+    ch = vertex_channels(in_channels, out_channels, m)
+    total = 0
+    for v in range(1, n - 1):
+        if m[0, v]:
+            total += in_channels * ch[v]
+        op = arch.ops[v]
+        if op != "maxpool3x3":
+            total += (9 if op == "conv3x3-bn-relu" else 1) * ch[v] * ch[v]
+    if m[0, n - 1]:
+        total += in_channels * out_channels
+    return total * pixels
+
+
+def num_flops(arch: NB101Arch, channels: int = 128, stacks: int = 3, cells_per_stack: int = 3,
+              num_classes: int = 10, resolution: int = 32) -> int:
+    """Multiply-accumulates of one forward pass of the stand-alone network on one ``resolution``² image."""
+    cell = _pruned(arch)
+    side = resolution
+    total = 9 * 3 * channels * side * side
+    c_in = c_out = channels
+    for s in range(stacks):
+        if s > 0:
+            c_out *= 2
+            side //= 2  # the max-pool before every stack but the first
+        for _ in range(cells_per_stack):
+            total += cell_macs(cell, c_in, c_out, side * side)
+            c_in = c_out
+    return total + c_in * num_classes
 
 
 def num_params(

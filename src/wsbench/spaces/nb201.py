@@ -264,6 +264,28 @@ class NB201Space(SearchSpace[NB201Arch]):
         total += 2 * 4 * c + 4 * c * num_classes + num_classes
         return total
 
+    def num_flops(self, arch: NB201Arch, channels: int = 16, cells_per_stage: int = 5, num_classes: int = 10,
+                  resolution: int = 32) -> int:
+        """Multiply-accumulates of one forward pass of the stand-alone network on one ``resolution``² image.
+
+        Convolutions and the classifier, as NAS-Bench-201's ``flops`` counts them: 7.78 M for a cell without
+        convolutions and 220.11 M for the all-3x3 cell at the paper's setting (C=16, N=5, CIFAR-10 32x32).
+        """
+        self._check(arch)
+        c, side = int(channels), int(resolution)
+
+        def cell(width: int, pixels: int) -> int:
+            return sum(_KERNEL[n] ** 2 * width * width for n in arch.op_names if n in _KERNEL) * pixels
+
+        def residual(c_in: int, c_out: int, pixels: int) -> int:  # at the block's (halved) output resolution
+            return (9 * c_in * c_out + 9 * c_out * c_out + c_in * c_out) * pixels
+
+        total = 27 * c * side * side
+        total += cells_per_stage * (cell(c, side * side) + cell(2 * c, (side // 2) ** 2)
+                                    + cell(4 * c, (side // 4) ** 2))
+        total += residual(c, 2 * c, (side // 2) ** 2) + residual(2 * c, 4 * c, (side // 4) ** 2)
+        return total + 4 * c * num_classes
+
     def index_of(self, arch: NB201Arch, table: GroundTruth) -> int:
         """Official NB201 index of ``arch`` from a table with ``key`` and ``index`` columns."""
         row = int(table.index(self.key(arch))[0])
