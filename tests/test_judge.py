@@ -127,3 +127,91 @@ def test_cli_bad_input_is_one_line(toy, tmp_path):
         res = CliRunner().invoke(app, [*args, "--data-dir", str(data)])
         assert res.exit_code == 2, res.output
         assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1, res.output
+
+
+def test_rank_error_by_hand_with_ties():
+    from wsbench.evaluate.bias import rank_error
+
+    # ranks by score [1, 2.5, 2.5, 4], by truth [4, 3, 2, 1]; error = difference / 4 cells * 100
+    err = rank_error(np.array([0.0, 1.0, 1.0, 2.0]), np.array([9.0, 8.0, 7.0, 6.0]))
+    assert err.tolist() == pytest.approx([-75.0, -12.5, 12.5, 75.0])
+
+
+def test_bias_breakdown_finds_an_injected_skip_bias(toy, tmp_path):
+    data, table = toy
+    space = get_space("nb201")
+    rows = np.arange(200)
+    archs = [space.parse(str(k)) for k in table.keys[rows]]
+    skips = np.asarray([a.op_names.count("skip_connect") for a in archs])
+    truth = table.values("acc", rows)
+    score = truth + 8.0 * skips  # an estimator that over-ranks skip-heavy cells
+    res = judge([str(k) for k in table.keys[rows]], score, table=table, metric="acc", n_boot=0)
+    by = {(r["property"], r["level"]): r for r in res.bias["rows"]}
+    assert by[("n_skip_connect", 0)]["mean_error"] < 0 < by[("n_skip_connect", 2)]["mean_error"]
+    assert by[("n_skip_connect", 2)]["ci"][0] > 0  # the interval excludes zero
+    assert by[("n_skip_connect", 0)]["n"] == int((skips == 0).sum())
+    assert {"depth", "params", "n_nor_conv_3x3"} <= {r["property"] for r in res.bias["rows"]}
+    unbiased = judge([str(k) for k in table.keys[rows]], truth, table=table, metric="acc", n_boot=0)
+    assert all(abs(r["mean_error"]) < 1e-9 for r in unbiased.bias["rows"])
+    path = tmp_path / "s.csv"
+    pd.DataFrame({"arch": [str(k) for k in table.keys[rows]], "score": score}).to_csv(path, index=False)
+    out = tmp_path / "judged"
+    res = CliRunner().invoke(app, ["judge", str(path), "--table", "toy201", "--metric", "acc", "--out", str(out),
+                                   "--data-dir", str(data)])
+    assert res.exit_code == 0, res.output
+    assert "most over-ranked n_skip_connect=" in res.stdout
+    report = (out / "report.md").read_text()
+    assert "| n_skip_connect | 0 |" in report and (out / "bias.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_nb101_with_a_subspace_and_darts_from_files(tmp_path):
+    from wsbench.spaces.nb101 import has_residual, n_out_inputs
+
+    rng = np.random.default_rng(3)
+    nb101 = get_space("nb101")
+    cells = nb101.sample_unique(rng, 120)
+    texts = [nb101.format(a) for a in cells]
+    acc = rng.uniform(80, 95, len(cells))
+    table = GroundTruth.from_columns("toy101", "nb101", {
+        "key": np.asarray(nb101.keys(cells), dtype=object),
+        "matrix": np.asarray([t.split("|")[0] for t in texts], dtype=object),
+        "ops": np.asarray([t.split("|")[1] for t in texts], dtype=object),
+        "residual": np.asarray([has_residual(a) for a in cells]),
+        "n_out_inputs": np.asarray([n_out_inputs(a) for a in cells]), "valid_acc": acc})
+    save_table(table, tmp_path)
+    inside = [i for i, a in enumerate(cells) if has_residual(a)]
+    score = acc[inside] + rng.normal(0, 2, len(inside))
+    path = tmp_path / "nb101.csv"  # matrix+ops text forms for half the rows, benchmark hashes for the rest
+    archs = [texts[i] if j % 2 else str(table.keys[i]) for j, i in enumerate(inside)]
+    pd.DataFrame({"arch": archs, "score": score}).to_csv(path, index=False)
+    res = CliRunner().invoke(app, ["judge", str(path), "--table", "toy101", "--metric", "valid_acc", "--subspace",
+                                   "with_residual", "--format", "json", "--data-dir", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["n_archs"] == len(inside) and doc["population"]["n_cells_in_table"] == len(inside)
+    assert doc["spearman"] == pytest.approx(spearman(score, acc[inside]))
+    params = np.asarray([nb101.num_params(cells[i]) for i in inside], dtype=float)
+    assert doc["baselines"]["params"]["spearman"] == pytest.approx(spearman(params, acc[inside]))
+    assert "flops" in doc["baselines"] and any(r["property"] == "n_conv3x3-bn-relu" for r in doc["bias"]["rows"])
+    outside = next(i for i, a in enumerate(cells) if not has_residual(a))
+    pd.DataFrame({"arch": [texts[outside], texts[inside[0]]], "score": [1.0, 2.0]}).to_csv(path, index=False)
+    bad = CliRunner().invoke(app, ["judge", str(path), "--table", "toy101", "--metric", "valid_acc", "--subspace",
+                                   "with_residual", "--data-dir", str(tmp_path)])
+    assert bad.exit_code == 2 and "outside sub-space 'with_residual'" in bad.output
+
+    darts = get_space("darts")
+    genos = darts.sample_unique(rng, 60)
+    dacc = rng.uniform(90, 95, 60)
+    synflow = dacc + rng.normal(0, 1, 60)  # a published zero-cost column, as NB301's zc_* are
+    save_table(GroundTruth.from_columns("toydarts", "darts", {
+        "key": np.asarray(darts.keys(genos), dtype=object), "valid_acc": dacc, "params": rng.uniform(1, 4, 60),
+        "flops": rng.uniform(100, 600, 60), "zc_synflow": synflow}), tmp_path)
+    dpath = tmp_path / "darts.json"
+    pd.DataFrame({"arch": [darts.format(g) for g in genos], "score": dacc}).to_json(dpath, orient="records")
+    res = CliRunner().invoke(app, ["judge", str(dpath), "--table", "toydarts", "--metric", "valid_acc",
+                                   "--format", "json", "--data-dir", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["spearman"] == pytest.approx(1.0) and doc["n_archs"] == 60
+    assert doc["baselines"]["synflow"]["spearman"] == pytest.approx(spearman(synflow, dacc))
+    assert {"params", "flops"} <= set(doc["baselines"])

@@ -41,3 +41,79 @@ def test_scores_are_finite_seeded_and_follow_known_orderings(batch):
     assert other["snip"][0] != a["snip"][0]  # another initialisation, another score
     with pytest.raises(ValueError, match="unknown zero-cost proxy"):
         zero_cost_scores(_build, archs, x, y, proxies=("flops",))
+
+
+@pytest.fixture()
+def zc_data(tmp_path):
+    """A data directory with a tiny CIFAR-10 stand-in (80 random images) and a 12-cell NB201 table."""
+    from wsbench.benchmarks.store import save_table
+    from wsbench.benchmarks.table import GroundTruth
+    from wsbench.data.arrays import ImageArrays, save_npz
+    from wsbench.data.cifar10 import CIFAR10_CLASSES, cache_path
+    from wsbench.spaces import get_space
+
+    rng = np.random.default_rng(0)
+    images = ImageArrays(rng.integers(0, 256, (80, 3, 32, 32), dtype=np.uint8), rng.integers(0, 10, 80),
+                         None, None, CIFAR10_CLASSES)
+    save_npz(images, cache_path(tmp_path))
+    space = get_space("nb201")
+    archs = space.sample_unique(rng, 12)
+    table = GroundTruth.from_columns("zc201", "nb201", {"key": np.asarray(space.keys(archs), dtype=object),
+                                                        "acc": rng.uniform(60, 94, 12)})
+    save_table(table, tmp_path)
+    return tmp_path, table, archs
+
+
+def test_cached_scores_are_computed_once_per_cell_and_proxy(zc_data, monkeypatch):
+    from wsbench.evaluate import zero_cost as zc
+
+    data, table, archs = zc_data
+    setting = {"channels": 4, "cells_per_stage": 1}
+    first = zc.cached_zero_cost(table, np.arange(6), ("synflow",), data, batch=8, setting=setting)
+    path = zc.cache_file(data, table, 8, 0, setting)
+    assert path.exists() and np.isfinite(first["synflow"]).all()
+    x, y = zc.batch_of(data, 8, 0)
+    direct = zc.zero_cost_scores(lambda a: NB201Standalone(a, MAPPING, 10), archs[:6], x, y, ("synflow",))
+    assert np.allclose(first["synflow"], direct["synflow"])  # the cache holds exactly the direct scores
+    calls: list[int] = []
+    real = zc.zero_cost_scores
+
+    def counting(build, todo, *args, **kwargs):
+        calls.append(len(todo))
+        return real(build, todo, *args, **kwargs)
+
+    monkeypatch.setattr(zc, "zero_cost_scores", counting)
+    again = zc.cached_zero_cost(table, np.arange(6), ("synflow",), data, batch=8, setting=setting)
+    assert calls == [] and np.array_equal(again["synflow"], first["synflow"])  # answered from the cache
+    more = zc.cached_zero_cost(table, np.arange(9), ("synflow", "naswot"), data, batch=8, setting=setting)
+    assert calls == [9]  # naswot is new for all nine cells (synflow of the first six is kept)
+    assert np.array_equal(more["synflow"][:6], first["synflow"])
+    assert zc.cached_zero_cost(table, np.arange(9), ("naswot",), data, batch=8, setting=setting)["naswot"] \
+        .tolist() == more["naswot"].tolist() and calls == [9]
+
+
+def test_judge_adds_zero_cost_baselines_from_the_cache(zc_data, monkeypatch):
+    from typer.testing import CliRunner
+
+    from wsbench.cli import app
+    from wsbench.evaluate import zero_cost as zc
+
+    data, table, archs = zc_data
+    monkeypatch.setitem(zc.SETTINGS, "nb201", {"channels": 4, "cells_per_stage": 1})
+    scores = data / "scores.csv"
+    scores.write_text("arch,score\n" + "".join(f"{k},{v}\n" for k, v in zip(table.keys, np.arange(12.0),
+                                                                          strict=True)))
+    res = CliRunner().invoke(app, ["judge", str(scores), "--table", "zc201", "--metric", "acc", "--zero-cost",
+                                   "synflow,naswot", "--format", "json", "--data-dir", str(data)])
+    assert res.exit_code == 0, res.output
+    import json
+
+    doc = json.loads(res.stdout)
+    assert {"synflow", "naswot", "params", "flops"} <= set(doc["baselines"])
+    cached = zc.cached_zero_cost(table, np.arange(12), ("synflow",), data)["synflow"]
+    from wsbench.evaluate.metrics import spearman
+
+    assert doc["baselines"]["synflow"]["spearman"] == pytest.approx(spearman(cached, table.values("acc")))
+    bad = CliRunner().invoke(app, ["judge", str(scores), "--table", "zc201", "--metric", "acc", "--zero-cost",
+                                   "synfloww", "--data-dir", str(data)])
+    assert bad.exit_code == 2 and "unknown zero-cost proxy 'synfloww'" in bad.output

@@ -45,6 +45,8 @@ def register(app: typer.Typer) -> None:
         higher: bool = typer.Option(True, "--higher-is-better/--lower-is-better", help="direction of the scores"),
         repeat: int | None = typer.Option(None, "--repeat", help="one repeat of the table (default: the mean)"),
         threshold: float = typer.Option(0.1, "--threshold", help="sparse Kendall-Tau grid in accuracy points"),
+        zero_cost: str = typer.Option("", "--zero-cost", help="zero-cost proxies to add as baselines, e.g. "
+                                      "synflow,naswot or all (computed once per cell on CIFAR-10, then cached)"),
         fmt: str = typer.Option("table", "--format", help="table or json"),
         out: Path | None = typer.Option(None, "--out", help="write metrics.json and scatter.png here"),
         data_dir: Path | None = typer.Option(None, "--data-dir", help="data directory (default $WSBENCH_DATA_DIR)"),
@@ -56,6 +58,13 @@ def register(app: typer.Typer) -> None:
 
         if fmt not in ("table", "json"):
             fail(f"--format must be table or json, got {fmt!r}")
+        from wsbench.evaluate.zero_cost import PROXIES
+
+        proxies = list(PROXIES) if zero_cost.strip() == "all" else [p.strip() for p in zero_cost.split(",")
+                                                                    if p.strip()]
+        bad = [p for p in proxies if p not in PROXIES]
+        if bad:
+            fail(f"unknown zero-cost proxy {bad[0]!r}; choose from {', '.join(PROXIES)} or all")
         frame = read_scores(scores)
         arch_col = next((c for c in ARCH_COLUMNS if c in frame.columns), None)
         if arch_col is None:
@@ -70,6 +79,7 @@ def register(app: typer.Typer) -> None:
             gt = load_table(table, data_dir)
             results = {c: judge(frame[arch_col].astype(str).tolist(), frame[c].to_numpy(float), gt, metric,
                                 subspace=subspace, higher_is_better=higher, threshold=threshold, repeat=repeat,
+                                zero_cost=proxies, data_dir=data_dir,
                                 runs=frame["run"].astype(str).tolist() if "run" in frame.columns else None)
                        for c in cols}
         except (JudgeError, TableError, FileNotFoundError, KeyError, ValueError) as exc:
@@ -112,6 +122,13 @@ def _lines(name: str, doc: dict[str, Any]) -> list[str]:
     for base, m in doc["baselines"].items():
         out.append(f"  baseline {base}: sparse_kendall_tau {f(m['sparse_kendall_tau'])}  spearman "
                    f"{f(m['spearman'])}")
+    bias = doc.get("bias") or {}
+    if bias.get("rows"):
+        worst = sorted(bias["rows"], key=lambda r: r["mean_error"])
+        hi, lo = worst[-1], worst[0]
+        out.append(f"  bias: most over-ranked {hi['property']}={hi['level']} ({hi['mean_error']:+.1f} pct points, "
+                   f"n={hi['n']}); most under-ranked {lo['property']}={lo['level']} ({lo['mean_error']:+.1f}, "
+                   f"n={lo['n']}); error vs params {f(bias.get('error_vs_params'))}")
     best = doc.get("strongest_baseline")
     if best:
         b = doc["baselines"][best]["sparse_kendall_tau"]
@@ -142,6 +159,18 @@ def _write(out: Path, docs: dict[str, Any], frame: Any, arch_col: str, gt: Any, 
         ax.grid(alpha=0.3)
     fig.tight_layout()
     plots.save_figure(fig, out / "scatter.png")
-    write_text(out / "report.md", "# wsbench judge\n\n```\n" + "\n".join(lines) + "\n```\n\n![scores against the "
-               "ground truth](scatter.png)\n")
+    text = "# wsbench judge\n\n```\n" + "\n".join(lines) + "\n```\n\n![scores against the ground truth](scatter.png)\n"
+    for c, doc in docs.items():
+        rows = (doc.get("bias") or {}).get("rows")
+        if not rows:
+            continue
+        name = f"bias_{c}.png" if len(docs) > 1 else "bias.png"
+        plots.rank_error_plot(rows, out / name, f"{c}: mean rank error by structure (positive = ranked too high)")
+        text += (f"\n## Bias of {c}\n\nMean rank error in percentile points (rank by the score minus rank by "
+                 f"the ground truth; positive = ranked too high), 95% t-interval, by structural property.\n\n"
+                 f"| property | level | cells | mean error | 95% CI |\n|---|---|---|---|---|\n")
+        text += "".join(f"| {r['property']} | {r['level']} | {r['n']} | {r['mean_error']:+.1f} | "
+                        f"[{r['ci'][0]:+.1f}, {r['ci'][1]:+.1f}] |\n" for r in rows)
+        text += f"\n![rank error by structure]({name})\n"
+    write_text(out / "report.md", text)
     typer.echo(f"wrote {out / 'metrics.json'}, {out / 'scatter.png'} and {out / 'report.md'}")

@@ -50,6 +50,7 @@ class JudgeResult:
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)
     runs_mean_sd: dict[str, list[float]] = field(default_factory=dict)
     run_averaged: dict[str, Any] | None = None
+    bias: dict[str, Any] | None = None  # mean rank error by structural property (``evaluate.bias``)
 
     def as_dict(self) -> dict[str, Any]:
         def clean(x: Any) -> Any:
@@ -66,7 +67,7 @@ class JudgeResult:
         return clean({"table": self.table, "metric": self.metric, "n_archs": self.n_archs,
                       "population": self.population, **self.scores, "baselines": self.baselines,
                       "strongest_baseline": self.strongest_baseline, "runs": self.runs,
-                      "runs_mean_sd": self.runs_mean_sd, "run_averaged": self.run_averaged})
+                      "runs_mean_sd": self.runs_mean_sd, "run_averaged": self.run_averaged, "bias": self.bias})
 
 
 def resolve_rows(table: Any, archs: Sequence[Any]) -> np.ndarray:
@@ -152,13 +153,18 @@ def ranking(score: np.ndarray, truth: np.ndarray, all_truth: np.ndarray, thresho
 
 
 def _baselines(table: Any, rows: np.ndarray, archs: Sequence[Any], truth: np.ndarray,
-               threshold: float) -> dict[str, dict[str, Any]]:
+               threshold: float, zero_cost: Sequence[str] = (), data_dir: Any = None) -> dict[str, dict[str, Any]]:
     from wsbench.evaluate.baselines import cost_baselines
 
     cols = {c.split("@")[0] for c in table.columns}
     sources: dict[str, np.ndarray] = cost_baselines(table, rows)
     for c in sorted(c for c in cols if c.startswith("zc_")):
         sources[c.removeprefix("zc_")] = np.asarray(table.values(c, rows), dtype=np.float64)
+    wanted = [p for p in zero_cost if p not in sources]  # the table's published values take precedence
+    if wanted:
+        from wsbench.evaluate.zero_cost import cached_zero_cost
+
+        sources.update(cached_zero_cost(table, rows, wanted, data_dir=data_dir))
     out = {}
     for name, values in sources.items():
         ok = np.isfinite(values)
@@ -170,11 +176,30 @@ def _baselines(table: Any, rows: np.ndarray, archs: Sequence[Any], truth: np.nda
     return out
 
 
+def _bias(table: Any, rows: np.ndarray, score: np.ndarray, truth: np.ndarray) -> dict[str, Any] | None:
+    """The rank-error breakdown by structural property, when the table's space is known (else None)."""
+    from wsbench.evaluate.baselines import cost_baselines
+    from wsbench.evaluate.bias import bias_breakdown
+    from wsbench.spaces import get_space
+
+    try:
+        space = get_space(table.space)
+        archs = [space.parse(t) for t in table.arch_texts(rows)]
+        return bias_breakdown(space, archs, score, truth, cost_baselines(table, rows).get("params"))
+    except (ValueError, NotImplementedError):
+        return None
+
+
 def judge(archs: Sequence[Any], scores: Sequence[float], table: str | Any, metric: str,
           subspace: str | None = None, higher_is_better: bool = True, runs: Sequence[Any] | None = None,
           repeat: int | None = None, threshold: float = 0.1, top_k: int = 3, seed: int = 0, n_boot: int = 1000,
-          data_dir: Any = None) -> JudgeResult:
-    """Judge ``scores`` of ``archs`` against ``table`` (a name in the data directory, or a ``GroundTruth``)."""
+          data_dir: Any = None, zero_cost: Sequence[str] = ()) -> JudgeResult:
+    """Judge ``scores`` of ``archs`` against ``table`` (a name in the data directory, or a ``GroundTruth``).
+
+    ``zero_cost`` names zero-cost proxies (``wsbench.evaluate.zero_cost.PROXIES``) to score the judged cells with
+    as further baselines: computed once per cell on the stand-alone network at initialisation and cached in the
+    data directory (a table that publishes a proxy, e.g. NB301's ``zc_*``, gives its own values instead).
+    """
     if isinstance(table, str):
         from wsbench.benchmarks.store import load_table
 
@@ -204,7 +229,7 @@ def judge(archs: Sequence[Any], scores: Sequence[float], table: str | Any, metri
     if labels is None:
         result.n_archs = int(score.size)
         result.scores = ranking(score, truth, all_truth, threshold, top_k, seed, n_boot)
-        result.baselines = _baselines(table, rows, archs, truth, threshold)
+        result.baselines = _baselines(table, rows, archs, truth, threshold, zero_cost, data_dir)
     else:
         if labels.size != score.size:
             raise JudgeError("give one run label per row")
@@ -228,7 +253,10 @@ def judge(archs: Sequence[Any], scores: Sequence[float], table: str | Any, metri
         result.run_averaged = ranking(averaged, t_common, all_truth, threshold, top_k, seed, n_boot)
         result.n_archs = len(common)
         result.scores = result.run_averaged
-        result.baselines = _baselines(table, common_rows, common, t_common, threshold)
+        result.baselines = _baselines(table, common_rows, common, t_common, threshold, zero_cost, data_dir)
+    judged = rows if labels is None else common_rows
+    result.bias = _bias(table, judged, score if labels is None else averaged,
+                        truth if labels is None else t_common)
     if result.baselines:
         result.strongest_baseline = max(result.baselines,
                                         key=lambda b: np.nan_to_num(result.baselines[b]["sparse_kendall_tau"],

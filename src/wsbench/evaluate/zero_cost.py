@@ -123,3 +123,84 @@ def zero_cost_scores(build: Callable[[Any], nn.Module], archs: Sequence[Any], x:
             model = build(arch)
             out[p][i] = _FUNCS[p](model, x, y)
     return out
+
+
+# -- cached scores of a table's cells ------------------------------------------------------------------------
+# the macro setting each space's stand-alone network is scored at: the benchmark's own (NB201 C=16 N=5; NB101
+# 128 channels, 3 cells per stack; DARTS the NB301 training network, C=32, 8 cells)
+SETTINGS: dict[str, dict[str, int]] = {"nb201": {"channels": 16, "cells_per_stage": 5},
+                                       "nb101": {"channels": 128, "cells_per_stage": 3},
+                                       "darts": {"channels": 32, "cells_per_stage": 8}}
+
+
+def batch_of(data_dir: Any = None, size: int = 64, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """The fixed scoring batch: ``size`` CIFAR-10 training images drawn with ``seed``, per-channel normalised."""
+    from wsbench.data.cifar10 import load_cifar10
+
+    data = load_cifar10(data_dir)
+    pick = np.random.default_rng(seed).choice(len(data.train_y), size, replace=False)
+    x = torch.from_numpy(np.ascontiguousarray(data.train_x[pick])).float() / 255.0
+    mean, std = x.mean(dim=(0, 2, 3), keepdim=True), x.std(dim=(0, 2, 3), keepdim=True)
+    return (x - mean) / std, torch.from_numpy(np.asarray(data.train_y[pick])).long()
+
+
+def cache_file(data_dir: Any, table: Any, batch: int, seed: int, setting: dict[str, int]) -> Any:
+    """Where the scores of ``table``'s cells live: one parquet per table and scoring setting."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    from wsbench.datadir import resolve_data_dir
+
+    tag = json.dumps({"batch": batch, "seed": seed, **setting}, sort_keys=True)
+    digest = hashlib.sha256(tag.encode()).hexdigest()[:12]
+    return Path(resolve_data_dir(data_dir)) / "cache" / "zero_cost" / f"{table.name}-{digest}.parquet"
+
+
+def cached_zero_cost(table: Any, rows: np.ndarray | Sequence[int], proxies: Sequence[str] = PROXIES,
+                     data_dir: Any = None, batch: int = 64, seed: int = 0,
+                     setting: dict[str, int] | None = None, threads: int | None = None) -> dict[str, np.ndarray]:
+    """``{proxy: scores}`` of ``rows`` of ``table``, computed once per (cell, proxy) and kept in the data
+    directory's cache (an atomic parquet of key + one column per proxy); later calls compute only what is
+    missing. The stand-alone networks are the space's own at ``setting`` (default ``SETTINGS[space]``)."""
+    import pandas as pd
+
+    from wsbench.atomic import atomic_path
+    from wsbench.config import MappingCfg
+    from wsbench.spaces import get_space
+    from wsbench.standalone.trainer import build_standalone
+
+    unknown = [p for p in proxies if p not in _FUNCS]
+    if unknown:
+        raise ValueError(f"unknown zero-cost proxy {unknown[0]!r}; choose from {', '.join(PROXIES)}")
+    if table.space not in SETTINGS:
+        raise ValueError(f"no stand-alone network for space {table.space!r}; zero-cost proxies need nb201, nb101 "
+                         f"or darts")
+    setting = dict(setting or SETTINGS[table.space])
+    rows = np.asarray(rows, dtype=np.int64)
+    keys = [str(k) for k in table.keys[rows]]
+    path = cache_file(data_dir, table, batch, seed, setting)
+    frame = pd.read_parquet(path) if path.exists() else pd.DataFrame({"key": pd.Series([], dtype=object)})
+    frame = frame.set_index("key")
+    for p in proxies:
+        if p not in frame.columns:
+            frame[p] = np.nan
+    todo = [i for i, k in enumerate(keys) if k not in frame.index or frame.loc[k, list(proxies)].isna().any()]
+    if todo:
+        space = get_space(table.space)
+        texts = table.arch_texts(rows[todo])
+        x, y = batch_of(data_dir, batch, seed)
+        mapping = MappingCfg(bn_affine=True, **setting)
+        old = torch.get_num_threads()
+        if threads:
+            torch.set_num_threads(threads)
+        try:
+            scores = zero_cost_scores(lambda a: build_standalone(table.space, a, mapping, 10, 3),
+                                      [space.parse(t) for t in texts], x, y, proxies, seed)
+        finally:
+            torch.set_num_threads(old)
+        new = pd.DataFrame({p: scores[p] for p in proxies}, index=pd.Index([keys[i] for i in todo], name="key"))
+        frame = new.combine_first(frame) if len(frame) else new
+        with atomic_path(path, suffix=".parquet") as tmp:
+            frame.reset_index().to_parquet(tmp, index=False)
+    return {p: frame.loc[keys, p].to_numpy(np.float64) for p in proxies}

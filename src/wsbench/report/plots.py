@@ -114,6 +114,33 @@ def bias_scatter_plot(frame: pd.DataFrame, path: str | Path, values: pd.Series |
 
 
 # -- rank disorder -----------------------------------------------------------------------------------------------
+def rank_error_plot(rows: Sequence[Mapping[str, Any]], path: str | Path, title: str = "") -> Path:
+    """Mean rank error (percentile points, positive = ranked too high) of each level of each structural property
+    with its 95% interval, one panel per property (``rows`` from ``wsbench.evaluate.bias.bias_breakdown``)."""
+    plt = pyplot()
+    props = list(dict.fromkeys(r["property"] for r in rows))
+    fig, axes = plt.subplots(1, max(len(props), 1), figsize=(2.6 * max(len(props), 1), 3.2), squeeze=False,
+                             sharey=True)
+    for ax, prop in zip(axes[0], props, strict=False):
+        sub = [r for r in rows if r["property"] == prop]
+        x = np.arange(len(sub))
+        mean = np.asarray([r["mean_error"] for r in sub], dtype=float)
+        lo = np.asarray([r["ci"][0] for r in sub], dtype=float)
+        hi = np.asarray([r["ci"][1] for r in sub], dtype=float)
+        ax.bar(x, mean, color=["#c0392b" if m > 0 else "#2e86c1" for m in mean], alpha=0.8)
+        ax.errorbar(x, mean, yerr=[np.nan_to_num(mean - lo), np.nan_to_num(hi - mean)], fmt="none", ecolor="k",
+                    capsize=2, lw=0.8)
+        ax.axhline(0.0, color="k", lw=0.6)
+        ax.set_xticks(x, [str(r["level"]).split(":")[0] for r in sub], fontsize=7)
+        ax.set_title(prop, fontsize=8)
+        ax.grid(alpha=0.3, axis="y")
+    axes[0][0].set_ylabel("mean rank error (pct points)")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
 def rank_pairs(proxy: Sequence[float] | np.ndarray, truth: Sequence[float] | np.ndarray) -> np.ndarray:
     """``(n, 2)`` ranks (1 = best) of each architecture by ground truth (column 0) and by proxy (column 1).
 

@@ -64,19 +64,11 @@ def archs_from_keys(space: SearchSpace[Any], keys: Sequence[str], texts: dict[st
 
 
 def _op_names(space: SearchSpace[Any], arch: Any) -> list[str]:
-    """Every operation name of the cell(s) of ``arch``."""
-    if space.name == "nb201":
-        return list(arch.op_names)
-    if space.name == "nb101":
-        from wsbench.spaces.nb101 import prune
-
-        pruned = prune(arch) or arch
-        return list(pruned.ops[1:-1])
-    if space.name == "darts":
-        from wsbench.spaces.darts import OPS
-
-        return [OPS[op] for cell in (arch.normal, arch.reduce) for _inp, op in cell]
-    raise PropertyError(f"no operation names known for space {space.name!r}")
+    """Every operation name of the cell(s) of ``arch`` (the space's own ``op_names``)."""
+    try:
+        return space.op_names(arch)
+    except NotImplementedError as exc:
+        raise PropertyError(f"no operation names known for space {space.name!r}") from exc
 
 
 def n_conv3x3(space: SearchSpace[Any], arch: Any) -> int:

@@ -65,6 +65,14 @@ class SearchSpace(ABC, Generic[A]):
     def num_params(self, arch: A) -> int:
         """Trainable parameters of the stand-alone model at the benchmark's own macro setting."""
 
+    def op_names(self, arch: A) -> list[str]:
+        """Every operation name of the cell(s) of ``arch`` (structural property for the bias breakdown)."""
+        raise NotImplementedError(f"space {self.name!r} does not name its operations")
+
+    def depth(self, arch: A) -> int:
+        """Longest input -> output path of the cell, in operations (structural property)."""
+        raise NotImplementedError(f"space {self.name!r} does not define a depth")
+
     # -- helpers ----------------------------------------------------------------------------------
     def keys(self, archs: Sequence[A]) -> list[str]:
         """Table keys of many architectures."""

@@ -312,6 +312,18 @@ class DartsSpace(SearchSpace[DartsArch]):
         return list(found.values())[1:]
 
     # -- macro network ----------------------------------------------------------------------------
+    def op_names(self, arch: DartsArch) -> list[str]:
+        """The operations of the normal cell's eight edges, then the reduction cell's."""
+        return [OPS[op] for cell in (arch.normal, arch.reduce) for _inp, op in cell]
+
+    def depth(self, arch: DartsArch) -> int:
+        """Longest chain of intermediate nodes of the normal cell (1 = every node reads only the cell inputs)."""
+        level = [0, 0]
+        for node in range(NUM_NODES):
+            inputs = arch.normal[2 * node: 2 * node + 2]
+            level.append(1 + max(level[i] for i, _op in inputs))
+        return max(level[2:])
+
     def num_params(self, arch: DartsArch, channels: int = 36, layers: int = 20, num_classes: int = 10,
                    op_affine: bool = True, auxiliary: bool = False) -> int:
         """Trainable parameters of the DARTS CIFAR network (default: the evaluation network, C=36, 20 layers).

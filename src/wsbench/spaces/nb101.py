@@ -364,6 +364,19 @@ class NB101Space(SearchSpace[NB101Arch]):
         """See :func:`neighbours`."""
         return neighbours(arch, self.max_vertices, self.max_edges)
 
+    def op_names(self, arch: NB101Arch) -> list[str]:
+        """Operations of the interior vertices of the pruned cell."""
+        return list((prune(arch) or arch).ops[1:-1])
+
+    def depth(self, arch: NB101Arch) -> int:
+        """Longest input -> output path of the pruned cell, in edges."""
+        cell = prune(arch) or arch
+        m, n = cell.matrix, cell.n_vertices
+        longest = [0] + [-(10**9)] * (n - 1)
+        for j in range(1, n):
+            longest[j] = max((longest[i] + 1 for i in range(j) if m[i, j]), default=-(10**9))
+        return max(longest[n - 1], 0)
+
     def num_params(self, arch: NB101Arch, **kwargs: int) -> int:
         """See :func:`num_params` (keywords: channels, stacks, cells_per_stack, num_classes)."""
         return num_params(arch, **kwargs)

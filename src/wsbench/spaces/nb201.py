@@ -286,6 +286,18 @@ class NB201Space(SearchSpace[NB201Arch]):
         total += residual(c, 2 * c, (side // 2) ** 2) + residual(2 * c, 4 * c, (side // 4) ** 2)
         return total + 4 * c * num_classes
 
+    def op_names(self, arch: NB201Arch) -> list[str]:
+        """The operation of each of the six edges."""
+        return list(arch.op_names)
+
+    def depth(self, arch: NB201Arch) -> int:
+        """Longest node-0 -> node-3 path over edges that are not ``none`` (0 when the output is cut off)."""
+        longest = {0: 0}
+        for (i, j), name in zip(EDGES, arch.op_names, strict=True):
+            if name != "none" and i in longest:
+                longest[j] = max(longest.get(j, 0), longest[i] + 1)
+        return longest.get(3, 0)
+
     def index_of(self, arch: NB201Arch, table: GroundTruth) -> int:
         """Official NB201 index of ``arch`` from a table with ``key`` and ``index`` columns."""
         row = int(table.index(self.key(arch))[0])
