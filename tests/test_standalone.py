@@ -15,7 +15,6 @@ from torch import nn
 from typer.testing import CliRunner
 
 from wsbench.benchmarks.store import load_table
-from wsbench.config import build_config, load_config
 from wsbench.spaces import get_space
 from wsbench.standalone.protocol import PRESETS, StandaloneError, check_space, load_protocol
 from wsbench.standalone.runner import (
@@ -76,16 +75,15 @@ def test_presets_follow_the_papers_and_match_the_yaml_files():
     assert (nb101.train.optimizer, nb101.train.lr, nb101.train.rmsprop_eps, nb101.train.epochs) == (
         "rmsprop_tf", 0.2, 1.0, 108)
     assert (nb101.train.batch_size, nb101.mapping.channels, nb101.mapping.bn_momentum) == (256, 128, 0.003)
-    for name in ("nb201", "nb101", "cpu"):
+    for name in PRESETS:  # every shipped name resolves to its file, with or without the prefix
         from_yaml = load_protocol(REPO / "configs" / f"standalone-{name}.yaml")
-        assert from_yaml.model_dump() == load_protocol(name).model_dump(), name
-    assert set(PRESETS) >= {"nb201", "nb101", "cpu", "digits"}
-
-
-def test_digits_supernet_preset_is_embedded_verbatim():
-    from wsbench.commands.quickstart import DIGITS_PRESET
-
-    assert load_config(REPO / "configs" / "nb201-digits.yaml") == build_config(DIGITS_PRESET)
+        assert from_yaml.model_dump() == load_protocol(name).model_dump() == \
+            load_protocol(f"standalone-{name}").model_dump(), name
+    # digits inherits the CPU recipe (base: standalone-cpu) and states only what differs
+    cpu, digits = load_protocol("cpu"), load_protocol("digits")
+    assert (digits.train.lr, digits.train.epochs, digits.train.grad_clip) == (cpu.train.lr, 4, 5.0)
+    assert (digits.train.batch_size, digits.data.dataset, digits.data.resolution) == (64, "digits", None)
+    assert (digits.data.valid_fraction, digits.data.train_portion) == (0.25, 0.75)
 
 
 def test_protocol_errors_name_the_problem():

@@ -468,3 +468,45 @@ def test_tensorboard_mirrors_the_metrics_log(tmp_path, monkeypatch):
     with pytest.warns(UserWarning, match="pip install tensorboard"):
         train_supernet(_cfg(epochs=1, tensorboard=True), tmp_path / "tb2", components=_components())
     assert _records(tmp_path / "tb2")  # training went on and logged
+
+
+def test_progress_lines_when_not_on_a_terminal():
+    import io
+
+    from wsbench.train.progress import TrainProgress
+
+    out = io.StringIO()  # like nohup or a SLURM log: not a terminal
+    with TrainProgress(6, steps_per_epoch=3, stream=out, every_s=1e9) as p:
+        assert p.lines and not p.enabled
+        p.advance(2, {"loss": 2.5}, epoch=1)
+        assert out.getvalue() == ""  # mid-epoch, before the interval: nothing yet
+        p.advance(1, {"loss": 2.25, "acc": 0.5}, epoch=1)
+        p.evaluation("epoch1", {"sparse_kendall_tau": 0.41, "kendall_tau": 0.3, "spearman": 0.5,
+                                "params_sparse_kendall_tau": 0.6, "n_archs": 20, "bn_mode": "bns-ft"})
+        p.advance(3, {"loss": 2.0}, epoch=2)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("train epoch 1/2 step 3/6 loss 2.25 acc 0.5 elapsed ") and "ETA " in lines[0]
+    assert lines[1] == ("eval epoch1: super-net s-KdT 0.410 Kendall-Tau 0.300 Spearman 0.500 (params s-KdT "
+                        "0.600), 20 architectures, bns-ft")
+    assert lines[2].startswith("train epoch 2/2 step 6/6 loss 2 ")
+    quiet = io.StringIO()
+    with TrainProgress(6, steps_per_epoch=3, stream=quiet, quiet=True) as p:
+        p.advance(3, {"loss": 1.0}, epoch=1)
+        p.evaluation("epoch1", {})
+    assert quiet.getvalue() == ""
+
+
+def test_train_cli_logs_one_line_per_epoch_and_json_is_one_document(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from wsbench.cli import app
+
+    res = CliRunner().invoke(app, ["train", "nb201-digits", "--out", str(tmp_path / "r"), "--json",
+                                   "protocol.epochs=2", "eval.final=false"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)  # stdout is exactly one JSON document
+    assert doc["run_dir"] == str(tmp_path / "r")
+    epochs = [line for line in res.stderr.splitlines() if line.startswith("train epoch")]
+    assert [line.split()[2] for line in epochs] == ["1/2", "2/2"]

@@ -184,26 +184,64 @@ def _section_model(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     return model
 
 
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML ({_yaml_problem(exc)}); fix it there") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read ({exc.strerror or exc})") from None
+    if loaded is not None and not isinstance(loaded, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of sections, got {type(loaded).__name__}")
+    return loaded or {}
+
+
+def resolve_config_path(name_or_path: str | Path) -> Path:
+    """A preset name (``nb201-cpu``, see ``wsbench presets``) or a path to a YAML file, as an existing path."""
+    from wsbench.presets import PresetNotFoundError, find_preset
+
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    try:
+        return find_preset(name_or_path)
+    except PresetNotFoundError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def load_tree(name_or_path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The config tree of a preset with its ``base:`` chain resolved: the file's keys over its base's.
+
+    ``base`` names another preset (or a path, relative to the file first); a preset thus states only what differs
+    from its base. A cycle of bases is refused.
+    """
+    path = resolve_config_path(name_or_path)
+    if path.resolve() in _seen:
+        chain = " -> ".join(p.stem for p in (*_seen, path.resolve()))
+        raise ConfigError(f"config file {path} inherits from itself ({chain}); break the cycle of 'base:' keys")
+    tree = _read_yaml(path)
+    base = tree.pop("base", None)
+    if base is None:
+        return tree
+    if not isinstance(base, str):
+        raise ConfigError(f"config file {path}: 'base' must name a preset or a YAML path, got {base!r}")
+    local = path.parent / base
+    parent = load_tree(local if local.suffix in (".yaml", ".yml") and local.is_file() else base,
+                       (*_seen, path.resolve()))
+    return merge_trees(parent, tree)
+
+
 def load_config(path: str | Path | None, overrides: list[str] | None = None) -> RunCfg:
-    """Load a YAML preset (or the defaults when ``path`` is None) and apply ``key=value`` overrides."""
+    """Load a preset (a name such as ``nb201-cpu`` or a YAML path; the defaults when None), resolving its
+    ``base:`` chain, and apply ``key=value`` overrides."""
     tree: dict[str, Any] = {}
     source = "defaults"
     if path is not None:
-        path = Path(path)
-        if not path.exists():
-            raise ConfigError(f"config file {path} does not exist (presets live in configs/)")
-        try:
-            loaded = yaml.safe_load(path.read_bytes().decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {path} is not valid YAML ({_yaml_problem(exc)}); fix it there") from None
-        except OSError as exc:
-            raise ConfigError(f"config file {path} cannot be read ({exc.strerror or exc})") from None
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"config file {path} must hold a mapping of sections, got {type(loaded).__name__}")
-        tree = loaded or {}
-        source = str(path)
+        resolved = resolve_config_path(path)
+        tree = load_tree(resolved)
+        source = str(resolved)
     if overrides:
         tree = merge_trees(tree, parse_overrides(overrides))
     return build_config(tree, source)

@@ -8,6 +8,19 @@ from typing import NoReturn
 
 import typer
 
+#: Exit codes of every command (README "Exit codes").
+EXIT_OK, EXIT_USAGE, EXIT_DIVERGED, EXIT_MISSING_DEPENDENCY = 0, 2, 3, 4
+TORCH_HINT = "pip install torch==2.13.0 (the CPU build; see the README for GPUs)"
+
+
+def require_torch() -> None:
+    """Fail with one line naming the install command when torch is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        fail(f"this command trains or evaluates networks and needs torch, which is not installed: {TORCH_HINT}",
+             code=EXIT_MISSING_DEPENDENCY)
+
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print ``message`` to stderr and exit with ``code`` (no traceback)."""

@@ -10,27 +10,6 @@ import typer
 from wsbench.commands.common import fail
 
 
-def evaluate_run(run_dir: Path, data_dir: Path | None = None, overrides: list[str] | None = None,
-                 tag: str = "final") -> dict:
-    """Rebuild the super-net of ``run_dir`` from its config and newest checkpoint and evaluate it.
-
-    Writes ``metrics.json`` (when ``tag == "final"``), ``evals/<tag>.parquet`` and ``scatter.png``.
-    """
-    from wsbench.train.evalhook import eval_archs, run_evaluation
-    from wsbench.train.reload import load_run
-    from wsbench.train.run import RunDir
-
-    loaded = load_run(run_dir, data_dir, overrides)
-    run, cfg, comps = RunDir(run_dir), loaded.cfg, loaded.comps
-    archs = eval_archs(run, comps, cfg)
-    if archs is not None and len(archs) != cfg.eval.n_archs:  # a different n asked for: draw a new list
-        archs = list(comps.select_archs(comps.space, comps.table, cfg.eval.n_archs, cfg.eval.arch_seed))
-    metrics = run_evaluation(loaded.model, comps, cfg, run, archs, loaded.epoch, loaded.step, tag=tag)
-    if tag == "final":
-        run.write_final_metrics(metrics)
-    return metrics
-
-
 def register(app: typer.Typer) -> None:
     @app.command("eval")
     def evaluate(
@@ -46,6 +25,7 @@ def register(app: typer.Typer) -> None:
         """Evaluate a trained super-net on its fixed architecture list; write metrics.json and scatter.png."""
         from wsbench.config import ConfigError
         from wsbench.train.checkpoint import CheckpointError
+        from wsbench.train.reload import evaluate_run
 
         overrides = []
         if bn_mode is not None:

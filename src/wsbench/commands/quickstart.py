@@ -30,21 +30,6 @@ from wsbench.commands.common import fail
 PRESET = "nb201-cpu"
 DIGITS_PRESET_NAME = "nb201-digits"
 
-#: ``configs/nb201-digits.yaml`` embedded, so that the digits quickstart needs no file (kept equal by a test).
-DIGITS_PRESET: dict[str, Any] = {
-    "name": "nb201-digits",
-    "space": {"name": "nb201"},
-    "mapping": {"channels": 8, "cells_per_stage": 1, "op_map": "edge", "bn_track_running_stats": False,
-                "bn_affine": True},
-    "protocol": {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 3.0e-4,
-                 "schedule": "cosine", "epochs": 60, "batch_size": 64, "grad_clip": 5.0, "sampler": "random_nas",
-                 "max_minutes": 4.0},
-    "data": {"dataset": "digits", "valid_fraction": 0.25, "train_portion": 0.75, "augment": True},
-    "eval": {"n_archs": 80, "bn_mode": "bns-ft", "bn_batches": 4, "bn_batch_size": 128, "eval_batches": 3,
-             "eval_batch_size": 128, "ground_truth": "standalone-nb201-digits:test_acc", "skt_threshold": 1.0,
-             "top_k": 3},
-}
-
 # (label, key): the super-net's own ranking first, then the baseline it must beat, then the ensemble of the two
 # as its own named row. The acc_* keys rank by super-net accuracy whatever eval.proxy is.
 _ROWS = (
@@ -129,23 +114,12 @@ def _digits_data_dir(explicit: Path | None) -> tuple[Path, str]:
     return ddir, f"no data directory found; created the default cache {ddir} for the digits ground truth"
 
 
-def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in extra.items():
-        out[k] = _merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def _load_run_config(preset: str | None, dataset: str, overrides: list[str]) -> Any:
-    from wsbench.config import build_config, load_config, parse_overrides
-    from wsbench.presets import find_preset
+    from wsbench.config import load_config
 
     if preset is None and dataset == "digits":
-        try:
-            return load_config(find_preset(DIGITS_PRESET_NAME), overrides)
-        except FileNotFoundError:  # installed without configs/: the embedded copy
-            return build_config(_merged(DIGITS_PRESET, parse_overrides(overrides)), "embedded nb201-digits")
-    return load_config(find_preset(preset or PRESET), overrides)
+        return load_config(DIGITS_PRESET_NAME, overrides)
+    return load_config(preset or PRESET, overrides)
 
 
 def _digits_ground_truth(cfg: Any, ddir: Path, gt_n: int, gt_seeds: int, gt_protocol: str, gt_set: list[str],

@@ -38,7 +38,6 @@ from wsbench.config import RunCfg, build_config
 BASE_LABEL = "base"
 _TOP_KEYS = {"name", "description", "base", "mode", "seeds", "spaces", "factors", "fidelity", "paper"}
 _FIDELITY_KEYS = {"description", "base", "set", "scale", "factors", "drop", "seeds", "spaces"}
-_REPO_STUDIES = Path(__file__).resolve().parents[3] / "studies"
 
 
 class StudyError(ValueError):
@@ -206,17 +205,14 @@ def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 
 def find_study(name_or_path: str | Path) -> Path:
-    """Resolve a study name (``yu2020-nb201``) or path to a YAML file (``./studies`` then the repository's)."""
-    path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") and path.exists():
-        return path
-    folders = [Path.cwd() / "studies", _REPO_STUDIES]
-    for folder in folders:
-        candidate = folder / f"{path.name.removesuffix('.yaml')}.yaml"
-        if candidate.exists():
-            return candidate
-    known = sorted({p.stem for d in folders if d.exists() for p in d.glob("*.yaml")})
-    raise StudyError(f"study {str(name_or_path)!r} not found; known studies: {', '.join(known) or 'none'}")
+    """Resolve a study name (``yu2020-nb201``) or path to a YAML file (see ``wsbench.presets``)."""
+    from wsbench.presets import PresetNotFoundError
+    from wsbench.presets import find_study as find
+
+    try:
+        return find(name_or_path)
+    except PresetNotFoundError as exc:
+        raise StudyError(str(exc)) from None
 
 
 def _load_tree(ref: Any, root: Path, what: str) -> dict[str, Any]:
@@ -234,10 +230,12 @@ def _load_tree(ref: Any, root: Path, what: str) -> dict[str, Any]:
             path = find_preset(ref)
         except FileNotFoundError as exc:
             raise StudyError(f"{what}: {exc}") from None
-    tree = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(tree, dict):
-        raise StudyError(f"{what}: {path} does not hold a mapping of config sections")
-    return nest(tree)
+    from wsbench.config import ConfigError, load_tree
+
+    try:
+        return nest(load_tree(path))  # the preset with its own ``base:`` chain resolved
+    except ConfigError as exc:
+        raise StudyError(f"{what}: {exc}") from None
 
 
 def _parse_factors(raw: Any, where: str) -> list[Factor]:

@@ -14,3 +14,7 @@ __all__ = [
     "final_regrets", "get_algorithm", "local_search", "mean_ci", "random_search", "run_many", "subspace_mask",
     "summarise",
 ]
+
+from wsbench._callable import make_callable as _make_callable  # noqa: E402
+
+_make_callable(__name__, "search")

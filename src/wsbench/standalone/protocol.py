@@ -4,7 +4,7 @@ A protocol is a small typed config (``StandaloneProtocol``): the macro setting o
 channels, cells per stage, batch-norm flags; the stand-alone network always tracks running statistics when the
 preset says so), the optimiser and schedule (``TrainSpec``) and the data (``DataCfg``).
 
-Presets (also shipped as ``configs/standalone-*.yaml``; ``load_protocol`` accepts a preset name or a YAML path):
+Presets (shipped as ``configs/standalone-*.yaml`` in the package; ``load_protocol`` takes a name or a YAML path):
 
 * ``nb201``: the NAS-Bench-201 protocol: SGD with Nesterov momentum 0.9, lr 0.1 with cosine decay to 0, weight
   decay 5e-4, batch 256, 200 epochs, C=16, N=5 cells per stage, crop + flip augmentation.
@@ -28,7 +28,6 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from wsbench.config import DataCfg, MappingCfg, ProtocolCfg, merge_trees, parse_overrides
@@ -98,48 +97,8 @@ class StandaloneProtocol(_Cfg):
         return self.model_validate({**self.model_dump(), "data": {**self.data.model_dump(), "dataset": dataset}})
 
 
-_NB201: dict[str, Any] = {
-    "name": "standalone-nb201",
-    "description": "NAS-Bench-201 protocol: SGD Nesterov 0.9, lr 0.1 cosine, wd 5e-4, batch 256, 200 epochs",
-    "space": "nb201",
-    "mapping": {"channels": 16, "cells_per_stage": 5, "bn_track_running_stats": True, "bn_affine": True,
-                "bn_momentum": 0.1, "bn_eps": 1e-5},
-    "train": {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4,
-              "schedule": "cosine", "epochs": 200, "batch_size": 256, "grad_clip": None},
-    "data": {"dataset": "cifar10", "valid_fraction": 0.1, "train_portion": 0.9, "augment": True},
-}
-_NB101: dict[str, Any] = {
-    "name": "standalone-nb101",
-    "description": "NAS-Bench-101 protocol: TF RMSprop lr 0.2 cosine, momentum 0.9, eps 1, wd 1e-4, batch 256, "
-                   "108 epochs",
-    "space": "nb101",
-    "mapping": {"channels": 128, "cells_per_stage": 3, "op_map": "node", "bn_track_running_stats": True,
-                "bn_affine": True, "bn_momentum": 0.003, "bn_eps": 1e-5},
-    "train": {"optimizer": "rmsprop_tf", "lr": 0.2, "momentum": 0.9, "rmsprop_eps": 1.0, "rmsprop_decay": 0.9,
-              "weight_decay": 1e-4, "schedule": "cosine", "epochs": 108, "batch_size": 256, "grad_clip": None},
-    "data": {"dataset": "cifar10", "valid_fraction": 0.1, "train_portion": 0.9, "augment": True},
-}
-_CPU: dict[str, Any] = {
-    "name": "standalone-cpu",
-    "description": "NB201 recipe scaled for a CPU: 16x16 images, C=8, N=1, batch 128, 4 epochs",
-    "space": None,
-    "mapping": {"channels": 8, "cells_per_stage": 1, "bn_track_running_stats": True, "bn_affine": True},
-    "train": {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4,
-              "schedule": "cosine", "epochs": 4, "batch_size": 128, "grad_clip": 5.0},
-    "data": {"dataset": "cifar10", "valid_fraction": 0.1, "train_portion": 0.9, "resolution": 16, "augment": True},
-}
-_DIGITS: dict[str, Any] = {
-    "name": "standalone-digits",
-    "description": "tiny protocol for scikit-learn digits (8x8): C=8, N=1, batch 64, 4 epochs, 60/20/20 split",
-    "space": None,
-    "mapping": {"channels": 8, "cells_per_stage": 1, "bn_track_running_stats": True, "bn_affine": True},
-    "train": {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4,
-              "schedule": "cosine", "epochs": 4, "batch_size": 64, "grad_clip": 5.0},
-    "data": {"dataset": "digits", "valid_fraction": 0.25, "train_portion": 0.75, "augment": True},
-}
-
-#: Built-in presets by name; ``configs/standalone-<name>.yaml`` hold the same trees (``digits`` is embedded only).
-PRESETS: dict[str, dict[str, Any]] = {"nb201": _NB201, "nb101": _NB101, "cpu": _CPU, "digits": _DIGITS}
+#: The shipped stand-alone presets (``configs/standalone-<name>.yaml`` inside the package).
+PRESETS: tuple[str, ...] = ("nb201", "nb101", "cpu", "digits")
 
 
 def build_protocol(tree: dict[str, Any], source: str = "protocol") -> StandaloneProtocol:
@@ -155,21 +114,25 @@ def build_protocol(tree: dict[str, Any], source: str = "protocol") -> Standalone
 
 
 def _preset_tree(name_or_path: str | Path) -> tuple[dict[str, Any], str]:
+    """The protocol tree of a preset name (``standalone-`` prefix optional) or a YAML path, ``base:`` resolved."""
+    from wsbench.config import ConfigError, load_tree
+    from wsbench.presets import PresetNotFoundError, find_preset
+
     text = str(name_or_path)
-    short = Path(text).name.removesuffix(".yaml").removesuffix(".yml").removeprefix("standalone-")
     path = Path(text)
-    if path.suffix in (".yaml", ".yml"):
-        if not path.exists():
-            if short in PRESETS:  # configs/standalone-<preset>.yaml missing (installed package): embedded copy
-                return PRESETS[short], f"preset {short}"
-            raise StandaloneError(f"protocol file {path} does not exist (presets: {', '.join(PRESETS)})")
-        loaded = yaml.safe_load(path.read_text())
-        if loaded is not None and not isinstance(loaded, dict):
-            raise StandaloneError(f"protocol file {path} must hold a mapping, got {type(loaded).__name__}")
-        return loaded or {}, str(path)
-    if short in PRESETS:
-        return PRESETS[short], f"preset {short}"
-    raise StandaloneError(f"unknown stand-alone protocol {text!r}; give a YAML path or one of {', '.join(PRESETS)}")
+    if path.suffix not in (".yaml", ".yml"):
+        short = path.name.removeprefix("standalone-")
+        try:
+            path = find_preset(f"standalone-{short}")
+        except PresetNotFoundError:
+            raise StandaloneError(f"unknown stand-alone protocol {text!r}; give a YAML path or one of "
+                                  f"{', '.join(PRESETS)}") from None
+    elif not path.is_file():
+        raise StandaloneError(f"protocol file {path} does not exist (presets: {', '.join(PRESETS)})")
+    try:
+        return load_tree(path), str(path)
+    except ConfigError as exc:
+        raise StandaloneError(str(exc).replace("config file", "protocol file")) from None
 
 
 def load_protocol(name_or_path: str | Path, overrides: list[str] | None = None,

@@ -313,9 +313,11 @@ def train_supernet(cfg: RunCfg, out_dir: str | Path, data_dir: Path | None = Non
     budget_s = cfg.protocol.max_minutes * 60.0 if cfg.protocol.max_minutes is not None else None
     stopped = "epochs"
     try:
-        with TrainProgress(cfg.protocol.epochs * len(tr.batches), tr.step, quiet=quiet) as progress:
+        with TrainProgress(cfg.protocol.epochs * len(tr.batches), tr.step, quiet=quiet,
+                           steps_per_epoch=len(tr.batches)) as progress:
             if archs is not None and evaluation_pending(run, cfg, tr.epoch):
-                run_evaluation(tr.model, comps, cfg, run, archs, tr.epoch, tr.step, tag=f"epoch{tr.epoch}")
+                progress.evaluation(f"epoch{tr.epoch}", run_evaluation(tr.model, comps, cfg, run, archs, tr.epoch,
+                                                                       tr.step, tag=f"epoch{tr.epoch}"))
             while tr.epoch < cfg.protocol.epochs:
                 if not train_epoch(tr, progress, max_steps, on_step):
                     stopped = "max_steps"
@@ -323,7 +325,8 @@ def train_supernet(cfg: RunCfg, out_dir: str | Path, data_dir: Path | None = Non
                 save_checkpoint(run.checkpoints, _checkpoint_state(tr))
                 run.write_status("running", epoch=tr.epoch, step=tr.step, device=device_name, elapsed=tr.elapsed)
                 if archs is not None and should_evaluate(cfg, tr.epoch):
-                    run_evaluation(tr.model, comps, cfg, run, archs, tr.epoch, tr.step, tag=f"epoch{tr.epoch}")
+                    progress.evaluation(f"epoch{tr.epoch}", run_evaluation(tr.model, comps, cfg, run, archs,
+                                                                           tr.epoch, tr.step, tag=f"epoch{tr.epoch}"))
                 if budget_s is not None and tr.elapsed > budget_s:
                     stopped = "max_minutes"
                     break
@@ -342,6 +345,7 @@ def train_supernet(cfg: RunCfg, out_dir: str | Path, data_dir: Path | None = Non
     if archs is not None and cfg.eval.final:
         metrics = run_evaluation(tr.model, comps, cfg, run, archs, tr.epoch, tr.step, tag="final")
         run.write_final_metrics(metrics)
+        TrainProgress(0, quiet=quiet).evaluation("final", metrics)
     elif cfg.eval.final:
         warnings.warn("no ground-truth table available: the final evaluation was skipped", stacklevel=2)
     run.write_status("finished", epoch=tr.epoch, step=tr.step, device=device_name, elapsed=tr.elapsed,

@@ -76,3 +76,23 @@ def evaluate_trained_by(trainer_dir: str | Path, out_dir: str | Path, cfg: Any,
     run.write_status("finished", epoch=loaded.epoch, step=loaded.step, trained_by=Path(trainer_dir).name,
                      elapsed=time.time() - t0, device=str(loaded.comps.device))
     return metrics
+
+
+def evaluate_run(run_dir: Path, data_dir: Path | None = None, overrides: list[str] | None = None,
+                 tag: str = "final") -> dict[str, Any]:
+    """Rebuild the super-net of ``run_dir`` from its config and newest checkpoint and evaluate it.
+
+    Writes ``metrics.json`` (when ``tag == "final"``), ``evals/<tag>.parquet`` and ``scatter.png``.
+    """
+    from wsbench.train.evalhook import eval_archs, run_evaluation
+    from wsbench.train.run import RunDir
+
+    loaded = load_run(run_dir, data_dir, overrides)
+    run, cfg, comps = RunDir(run_dir), loaded.cfg, loaded.comps
+    archs = eval_archs(run, comps, cfg)
+    if archs is not None and len(archs) != cfg.eval.n_archs:  # a different n asked for: draw a new list
+        archs = list(comps.select_archs(comps.space, comps.table, cfg.eval.n_archs, cfg.eval.arch_seed))
+    metrics = run_evaluation(loaded.model, comps, cfg, run, archs, loaded.epoch, loaded.step, tag=tag)
+    if tag == "final":
+        run.write_final_metrics(metrics)
+    return metrics
