@@ -296,6 +296,8 @@ def test_report_renders_in_headless_chromium(built_run: tuple[Path, pd.DataFrame
     for anchor in RUN_SECTIONS:
         assert f'<section id="{anchor}">' in dom
     assert '<div class="alert' in dom and "<details>" in dom
+    metrics = dom.split('<section id="metrics">', 1)[1].split("</section>", 1)[0]
+    assert "<table>" in metrics and "super-net" in metrics  # the headline table a reader sees first
     srcs = re.findall(r'<img src="([^"]+)"', dom)
     assert len(srcs) == 5
     for src in srcs:

@@ -24,6 +24,7 @@ from wsbench.search import (
     local_search,
     mean_ci,
     random_search,
+    regularized_evolution,
     run_many,
     subspace_mask,
     summarise,
@@ -99,7 +100,7 @@ def nb201_problem(nb201_table: GroundTruth) -> TabularProblem:
 
 
 # -- regret ----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("algo", [random_search, local_search])
+@pytest.mark.parametrize("algo", [random_search, local_search, regularized_evolution])
 def test_regret_nb201(nb201_problem: TabularProblem, nb201_table: GroundTruth, algo) -> None:
     # searching the test metric itself: the incumbent's test can only improve, so the regret never increases
     oracle = TabularProblem(nb201_problem.space, nb201_table, "cifar10_test_200ep", "cifar10_test_200ep")
@@ -115,6 +116,26 @@ def test_regret_nb201(nb201_problem: TabularProblem, nb201_table: GroundTruth, a
         assert np.all(np.diff(reg) <= 0)
     # reference: the best 200-epoch CIFAR-10 test accuracy of NB201 is 94.37 (shared data README)
     assert nb201_problem.best_test == pytest.approx(94.37, abs=0.01)
+
+
+def test_regularized_evolution_beats_random_search_on_nb201(nb201_problem: TabularProblem) -> None:
+    # the field's standard result (NATS-Bench, Fig. 7): RE finds better cells than RS at the same budget
+    finals = {algo: [algo(nb201_problem, 150, np.random.default_rng(s)).regret(nb201_problem)[-1] for s in range(30)]
+              for algo in (random_search, regularized_evolution)}
+    assert np.mean(finals[regularized_evolution]) < np.mean(finals[random_search])
+    again = regularized_evolution(nb201_problem, 150, np.random.default_rng(3))
+    assert np.array_equal(again.rows, regularized_evolution(nb201_problem, 150, np.random.default_rng(3)).rows)
+    with pytest.raises(ValueError, match="sample <= population"):
+        regularized_evolution(nb201_problem, 10, np.random.default_rng(0), population=3, sample=4)
+
+
+def test_regularized_evolution_mutates_the_tournament_winner() -> None:
+    # on a 4-bit space scored by the number of ones, every child after the initial population is a one-bit
+    # neighbour of a population member, or a fresh cell when those are used up
+    problem = TabularProblem(BitSpace(4), bit_table(4, lambda a, r: float(sum(a))), "valid", "test")
+    tr = regularized_evolution(problem, 16, np.random.default_rng(0), population=2, sample=2)
+    assert len(tr) == 16 and len(np.unique(tr.rows)) == 16  # the whole space, each cell once
+    assert tr.regret(problem)[-1] == 0.0
 
 
 def test_random_search_with_full_budget_reaches_zero_regret() -> None:
@@ -358,6 +379,24 @@ def test_cli_search_nb201_end_to_end(app: typer.Typer, data_dir: Path, nb201_tab
     assert summary["candidates"] == 15625 and summary["table"] == "nb201"
     assert summary["final_regret"]["mean"] == pytest.approx(final_regrets(curves).mean())
     assert (out / "regret.png").stat().st_size > 0
+
+
+def test_cli_search_several_algorithms_in_one_plot(app: typer.Typer, data_dir: Path, nb201_table: GroundTruth,
+                                                   tmp_path: Path) -> None:
+    save_table(nb201_table, data_dir)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["search", "--space", "nb201", "--algo", "rs,re", "--runs", "5", "--budget", "100",
+                                   "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    curves = pd.read_csv(out / "curves.csv")
+    assert sorted(curves["algo"].unique()) == ["re", "rs"] and len(curves) == 2 * 5 * 100
+    summary = json.loads((out / "summary.json").read_text())
+    for algo in ("rs", "re"):
+        assert summary["by_algo"][algo]["final_regret"]["mean"] == pytest.approx(
+            final_regrets(curves[curves["algo"] == algo].drop(columns="algo")).mean())
+    assert "RE: final regret" in res.output
+    bad = CliRunner().invoke(app, ["search", "--space", "nb201", "--algo", "rs,xx", "--out", str(out)])
+    assert bad.exit_code == 2 and "unknown search algorithm 'xx'" in bad.output
 
 
 def test_cli_search_nb101_sample_says_coverage(app: typer.Typer, data_dir: Path, nb101_small: GroundTruth,

@@ -19,7 +19,8 @@ def register(app: typer.Typer) -> None:
     @app.command("search")
     def search(
         space: str | None = typer.Option(None, "--space", help="nb101, nb201 or darts (table scorer)"),
-        algo: str = typer.Option("gs", "--algo", help="rs (random search) or gs (greedy local search)"),
+        algo: str = typer.Option("gs", "--algo", help="rs (random search), gs (greedy local search), re "
+                                                      "(regularized evolution), or several: rs,gs,re"),
         runs: int = typer.Option(100, "--runs", help="independent seeded runs"),
         budget: int | None = typer.Option(None, "--budget", help="evaluations per run (default 10000; with "
                                                                  "--budget-seconds alone: unlimited)"),
@@ -41,7 +42,7 @@ def register(app: typer.Typer) -> None:
         baseline_runs: int = typer.Option(100, "--baseline-runs", help="supernet: runs of each baseline search"),
         data_dir: Path | None = typer.Option(None, "--data-dir", help="data directory (default $WSBENCH_DATA_DIR)"),
     ) -> None:
-        """Search with RS or GS, scored by the table or by a super-net; report the test regret over runs."""
+        """Search with RS, GS or RE, scored by the table or by a super-net; report the test regret over runs."""
         from wsbench.search.session import DEFAULT_BUDGET, format_summary, run_search  # heavy: imported on use
 
         if scorer not in ("table", "supernet"):

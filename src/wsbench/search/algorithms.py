@@ -1,4 +1,4 @@
-"""Random search (RS) and greedy local search (GS) over the rows of a search problem.
+"""Random search (RS), greedy local search (GS) and regularized evolution (RE) over the rows of a search problem.
 
 Both follow Sec. 4.3 of "To Share or Not To Share":
 
@@ -6,6 +6,11 @@ Both follow Sec. 4.3 of "To Share or Not To Share":
 * GS is plain hill climbing: from a random architecture, evaluate all of its neighbours and move to the best
   one; when no neighbour beats the current architecture (a fixed point: its best neighbour is itself), restart
   from a new random architecture.
+
+* RE is Real et al.'s aging evolution (AAAI 2019), the standard NB201 baseline of NATS-Bench: a population of
+  ``population`` random architectures; each cycle draws ``sample`` of them, mutates the best (one edge / op /
+  connection changed: a random neighbour not evaluated yet, else a fresh random architecture), adds the child and
+  removes the oldest member. NATS-Bench's setting: population 10, sample 3.
 
 The budget counts evaluations of distinct architectures: within one run, every evaluated architecture keeps the
 score of its first query, and asking for it again costs nothing (as in the local-search baselines on NAS
@@ -140,15 +145,42 @@ def local_search(problem: TabularProblem, budget: int, rng: np.random.Generator)
     return rec.trace()
 
 
+def regularized_evolution(problem: TabularProblem, budget: int, rng: np.random.Generator, population: int = 10,
+                          sample: int = 3) -> Trace:
+    """Aging evolution with tournament selection, ``budget`` distinct evaluations in all."""
+    from collections import deque
+
+    _check(budget)
+    if population < 1 or not 1 <= sample <= population:
+        raise ValueError(f"regularized evolution needs population >= 1 and 1 <= sample <= population, got "
+                         f"{population} and {sample}")
+    rec = _Recorder(problem, budget, rng)
+    first = rng.choice(problem.candidates, size=min(population, rec.budget), replace=False)
+    rec.evaluate(first)
+    members: deque[int] = deque(int(r) for r in first)
+    while rec.left > 0:
+        picks = rng.choice(len(members), size=min(sample, len(members)), replace=False)
+        parent = max((members[int(i)] for i in picks), key=lambda r: rec.score[r])
+        nb = problem.neighbours(parent)
+        fresh = nb[~rec.evaluated[nb]] if len(nb) else nb
+        child = int(fresh[rng.integers(len(fresh))]) if len(fresh) else rec.fresh_start()
+        rec.evaluate(np.array([child], dtype=np.int64))
+        members.append(child)
+        if len(members) > population:
+            members.popleft()
+    return rec.trace()
+
+
 #: Search algorithms by their CLI name.
 ALGORITHMS: dict[str, Callable[[TabularProblem, int, np.random.Generator], Trace]] = {
     "rs": random_search,
     "gs": local_search,
+    "re": regularized_evolution,
 }
 
 
 def get_algorithm(name: str) -> Callable[[TabularProblem, int, np.random.Generator], Trace]:
-    """The search algorithm called ``name`` (``rs`` or ``gs``)."""
+    """The search algorithm called ``name`` (``rs``, ``gs`` or ``re``)."""
     try:
         return ALGORITHMS[name.lower()]
     except KeyError:

@@ -58,7 +58,11 @@ def run_search(space: str, algo: str, runs: int, budget: int, out: Path, subspac
         raise SearchError(f"unknown space {space!r}; choose one of {sorted(DEFAULTS)}")
     if runs < 1 or budget < 1:
         raise SearchError(f"--runs and --budget must be at least 1 (got {runs} and {budget})")
-    get_algorithm(algo)
+    algos = [a.strip().lower() for a in algo.split(",") if a.strip()]
+    if not algos:
+        raise SearchError("give at least one search algorithm (rs, gs, re, or several: rs,gs,re)")
+    for a in algos:
+        get_algorithm(a)
     d = DEFAULTS[space]
     if table is None:
         have = list_tables(data_dir)
@@ -81,23 +85,35 @@ def run_search(space: str, algo: str, runs: int, budget: int, out: Path, subspac
                         f"the search is restricted to them (GS finds few neighbours and mostly restarts)")
 
     t0 = time.perf_counter()
-    curves = run_many(problem, algo, runs, budget, seed)
+    by_algo = {a: run_many(problem, a, runs, budget, seed) for a in algos}
     elapsed = time.perf_counter() - t0
-    final = final_regrets(curves)
-    mean, lo, hi = mean_ci(final)
+
+    def result(curves: Any) -> dict[str, Any]:
+        final = final_regrets(curves)
+        mean, lo, hi = mean_ci(final)
+        return {"final_regret": {"mean": float(mean), "ci95": [float(lo), float(hi)]},
+                "best_test_found": {"mean": float(problem.best_test - mean),
+                                    "max": float(problem.best_test - final.min())},
+                "evaluations_per_run": int(curves.groupby("run")["evaluations"].max().min())}
+
+    first = by_algo[algos[0]]
     summary: dict[str, Any] = {
-        **problem.describe(), "algo": algo.lower(), "runs": runs, "budget": budget, "seed": seed,
-        "evaluations_per_run": int(curves.groupby("run")["evaluations"].max().min()),
-        "final_regret": {"mean": float(mean), "ci95": [float(lo), float(hi)]},
-        "best_test_found": {"mean": float(problem.best_test - mean), "max": float(problem.best_test - final.min())},
-        "time_known": problem.time_known, "coverage": problem.coverage.fraction, "notes": notes,
+        **problem.describe(), "algo": ",".join(algos), "runs": runs, "budget": budget, "seed": seed,
+        **result(first), "time_known": problem.time_known, "coverage": problem.coverage.fraction, "notes": notes,
         "elapsed_s": elapsed,
     }
+    if len(algos) > 1:  # the headline keys are the first algorithm's; every one has its own entry
+        summary["by_algo"] = {a: result(c) for a, c in by_algo.items()}
     out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "curves.csv", curves.to_csv(index=False))
+    import pandas as pd
+
+    table_out = first if len(algos) == 1 else pd.concat([c.assign(algo=a) for a, c in by_algo.items()],
+                                                        ignore_index=True)
+    write_text(out / "curves.csv", table_out.to_csv(index=False))
     write_json(out / "summary.json", summary)
     sub = f" {problem.subspace}" if problem.subspace else ""
-    plot_regret({algo.upper(): curves}, out / "regret.png", title=f"{space}{sub} ({table}), {runs} runs")
+    plot_regret({a.upper(): c for a, c in by_algo.items()}, out / "regret.png",
+                title=f"{space}{sub} ({table}), {runs} runs")
     return summary
 
 
@@ -114,6 +130,9 @@ def format_summary(s: dict[str, Any]) -> str:
         f"final regret {s['final_regret']['mean']:.3f} ± {half:.3f} (95% CI); best test found "
         f"{s['best_test_found']['mean']:.3f} on average, {s['best_test_found']['max']:.3f} at best",
     ]
+    for a, r in (s.get("by_algo") or {}).items():
+        lo, hi = r["final_regret"]["ci95"]
+        lines.append(f"  {a.upper()}: final regret {r['final_regret']['mean']:.3f} [{lo:.3f}, {hi:.3f}] (95% CI)")
     lines += [f"note: {n}" for n in s["notes"]]
     lines.append(f"elapsed {s['elapsed_s']:.1f} s")
     return "\n".join(lines)
@@ -167,7 +186,8 @@ def run_ws_search(run_dir: Path, algo: str, runs: int, budget: int | None, out: 
     bs_budget = budget if budget is not None else int(ws.curves.groupby("run")["evaluations"].max().max())
     base_problem = TabularProblem(space, table, valid, test, time_metric=times.metric, subspace=subspace,
                                   space_size=size)
-    baselines = {f"{a.upper()}-BS": run_many(base_problem, a, baseline_runs, bs_budget, seed) for a in ("rs", "gs")}
+    baselines = {f"{a.upper()}-BS": run_many(base_problem, a, baseline_runs, bs_budget, seed) for a in
+                 sorted({"rs", "gs", algo})}
     label = f"{algo.upper()}-WS"
     budget_obj = one_shot_budget(ws.picks, times.known, supernet_units)
     notes.append(budget_obj.note)
