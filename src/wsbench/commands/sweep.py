@@ -48,7 +48,7 @@ def _print_result(row: dict[str, Any]) -> None:
 
 
 def _run(spec: Any, out: Path, dry_run: bool, max_parallel: int | None, address: str | None, retry_diverged: bool,
-         data_dir: Path | None, num_cpus_per_run: int) -> None:
+         data_dir: Path | None, num_cpus_per_run: int, ray_token_file: Path | None = None) -> None:
     from wsbench.experiments.spec import select_shard
 
     everything = _expand(spec)
@@ -63,7 +63,8 @@ def _run(spec: Any, out: Path, dry_run: bool, max_parallel: int | None, address:
 
     try:
         summary = run_study(spec, out, max_parallel=max_parallel, address=address, retry_diverged=retry_diverged,
-                            num_cpus_per_run=num_cpus_per_run, data_dir=data_dir, on_result=_print_result)
+                            num_cpus_per_run=num_cpus_per_run, data_dir=data_dir, on_result=_print_result,
+                            ray_token_file=ray_token_file)
     except ValueError as exc:
         fail(str(exc))
     typer.echo(" ".join(f"{k}={v}" for k, v in summary.items()))
@@ -190,12 +191,14 @@ def register(app: typer.Typer) -> None:
         num_cpus_per_run: int = typer.Option(1, "--cpus-per-run", help="CPU cores per run"),
         shard: str | None = typer.Option(None, "--shard", help="K/N: run only the K-th of N deterministic pieces "
                                          "(merge the pieces' directories with `wsbench results merge`)"),
+        ray_token_file: Path | None = typer.Option(None, "--ray-token-file", help="token of a cluster started "
+                                                   "with RAY_AUTH_MODE=token (from `ray get-auth-token`)"),
     ) -> None:
         """Run (or resume) every run of a study: only missing or unfinished runs are trained."""
         spec = _load(study, fidelity)
         spec.shard = _shard(shard)
         _run(spec, out or Path("results") / spec.name, dry_run, max_parallel, address, retry_diverged, data_dir,
-             num_cpus_per_run)
+             num_cpus_per_run, ray_token_file)
 
     @app.command("results")
     def results(
@@ -228,10 +231,12 @@ def register(app: typer.Typer) -> None:
         max_parallel: int | None = typer.Option(None, "--max-parallel", help="runs in flight at most"),
         address: str | None = typer.Option(None, "--address", help="existing Ray cluster (default: local Ray)"),
         dry_run: bool = typer.Option(False, "--dry-run", help="print the runs and stop"),
+        ray_token_file: Path | None = typer.Option(None, "--ray-token-file", help="token of a cluster started "
+                                                   "with RAY_AUTH_MODE=token (from `ray get-auth-token`)"),
     ) -> None:
         """Run a paper's study at a fidelity level, then write OUT/results.sqlite and OUT/report.html."""
         spec = _load(name, fidelity)
-        _run(spec, out, dry_run, max_parallel, address, False, data_dir, 1)
+        _run(spec, out, dry_run, max_parallel, address, False, data_dir, 1, ray_token_file)
         if dry_run:
             return
         typer.echo(f"report: {_write_report(out)}")

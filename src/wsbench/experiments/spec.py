@@ -218,7 +218,13 @@ def find_study(name_or_path: str | Path) -> Path:
 def _load_tree(ref: Any, root: Path, what: str) -> dict[str, Any]:
     """A config tree given inline (mapping) or as a preset name/path (relative to the study file, cwd, configs/)."""
     if isinstance(ref, dict):
-        return nest(ref)
+        tree = nest(ref)
+        if isinstance(tree.get("base"), str):  # an inline tree may inherit from a preset, as preset files do
+            from wsbench.config import merge_trees
+
+            parent = _load_tree(tree.pop("base"), root, what)
+            tree = merge_trees(parent, tree)
+        return tree
     if not isinstance(ref, str):
         raise StudyError(f"{what} must be a preset path or a mapping of config sections, got {type(ref).__name__}")
     candidates = [root / ref, Path(ref), root.parent / ref]
