@@ -395,6 +395,10 @@ def test_cli_search_several_algorithms_in_one_plot(app: typer.Typer, data_dir: P
         assert summary["by_algo"][algo]["final_regret"]["mean"] == pytest.approx(
             final_regrets(curves[curves["algo"] == algo].drop(columns="algo")).mean())
     assert "RE: final regret" in res.output
+    as_json = CliRunner().invoke(app, ["search", "--space", "nb201", "--algo", "re", "--runs", "2", "--budget", "20",
+                                       "--json", "--out", str(tmp_path / "j")])
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.stdout)["algo"] == "re"  # stdout is exactly one JSON document
     bad = CliRunner().invoke(app, ["search", "--space", "nb201", "--algo", "rs,xx", "--out", str(out)])
     assert bad.exit_code == 2 and "unknown search algorithm 'xx'" in bad.output
 

@@ -219,7 +219,8 @@ def test_quickstart_digits_reduced_writes_the_metrics_contract(data_dir, tmp_pat
     result = CliRunner().invoke(_cli(), args)
     assert result.exit_code == 0, result.output
     assert "dataset: digits (CIFAR-10 and the NB201 table not imported" in result.output
-    assert "ranked by accuracy" in result.output and "super-net: sparse Kendall-Tau" in result.output
+    assert "the super-net's own ranking first" in " ".join(result.output.split())
+    assert "super-net: sparse Kendall-Tau" in result.output
     # the super-net's own ranking comes first, the baseline and the ensemble stand beside it as named rows
     out_text = result.output
     assert out_text.index("super-net: sparse") < out_text.index("baseline params") < \
@@ -231,6 +232,12 @@ def test_quickstart_digits_reduced_writes_the_metrics_contract(data_dir, tmp_pat
     reuse = CliRunner().invoke(_cli(), [*args[:1], "--dataset", "digits", "--out", str(tmp_path / "qs2"),
                                         *args[3:]])
     assert reuse.exit_code == 0 and "reusing table standalone-nb201-digits" in reuse.output
+    as_json = CliRunner().invoke(_cli(), [*args[:1], "--dataset", "digits", "--json", "--out",
+                                          str(tmp_path / "qs3"), *args[3:]])
+    assert as_json.exit_code == 0, as_json.output
+    doc = json.loads(as_json.stdout)  # stdout holds exactly the one document; the table went to stderr
+    assert set(doc) >= {"acc_sparse_kendall_tau", "params_sparse_kendall_tau", "hybrid_sparse_kendall_tau"}
+    assert "super-net: sparse Kendall-Tau" in as_json.stderr
 
 
 def test_quickstart_on_cifar10_without_data_names_the_import_command(data_dir, tmp_path):

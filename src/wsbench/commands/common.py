@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import json
+import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 
@@ -20,6 +24,32 @@ def require_torch() -> None:
     if importlib.util.find_spec("torch") is None:
         fail(f"this command trains or evaluates networks and needs torch, which is not installed: {TORCH_HINT}",
              code=EXIT_MISSING_DEPENDENCY)
+
+
+@contextlib.contextmanager
+def json_output(enabled: bool) -> Iterator[Any]:
+    """With ``--json``: everything printed inside goes to stderr, and the yielded ``emit(doc)`` writes the one
+    JSON document to the real stdout. Without it: nothing changes and ``emit`` prints the document as usual."""
+    real = sys.stdout
+
+    def emit(doc: Any) -> None:
+        text = json.dumps(doc, indent=2, default=_plain)
+        if enabled:
+            real.write(text + "\n")
+            real.flush()
+        else:
+            typer.echo(text)
+
+    if not enabled:
+        yield emit
+        return
+    with contextlib.redirect_stdout(sys.stderr):
+        yield emit
+
+
+def _plain(obj: Any) -> Any:
+    item = getattr(obj, "item", None)
+    return item() if callable(item) else str(obj)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

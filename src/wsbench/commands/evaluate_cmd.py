@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
-from wsbench.commands.common import fail
+from wsbench.commands.common import fail, json_output, require_torch
 
 
 def register(app: typer.Typer) -> None:
@@ -21,6 +20,7 @@ def register(app: typer.Typer) -> None:
                                                           "eval.eval_batches=16, eval.proxy=neg_loss)"),
         tag: str = typer.Option("final", "--tag", help="name of this evaluation; any tag other than 'final' "
                                                        "writes evals/TAG.parquet and leaves metrics.json alone"),
+        as_json: bool = typer.Option(False, "--json", help="exactly one JSON document (the metrics) on stdout"),
     ) -> None:
         """Evaluate a trained super-net on its fixed architecture list; write metrics.json and scatter.png."""
         from wsbench.config import ConfigError
@@ -38,12 +38,14 @@ def register(app: typer.Typer) -> None:
             overrides.append(item)
         if not tag.replace("-", "").replace("_", "").isalnum():
             fail(f"--tag {tag!r}: use letters, digits, '-' and '_' only")
-        try:
-            metrics = evaluate_run(run_dir, data_dir, overrides, tag=tag)
-        except (ConfigError, CheckpointError, FileNotFoundError, ValueError) as exc:
-            fail(str(exc))
-        typer.echo(json.dumps(metrics, indent=2))
-        if tag == "final":
-            typer.echo(f"wrote {run_dir / 'metrics.json'} and {run_dir / 'scatter.png'}")
-        else:
-            typer.echo(f"wrote {run_dir / 'evals' / (tag + '.parquet')} (metrics.json unchanged)")
+        require_torch()
+        with json_output(as_json) as emit:
+            try:
+                metrics = evaluate_run(run_dir, data_dir, overrides, tag=tag)
+            except (ConfigError, CheckpointError, FileNotFoundError, ValueError) as exc:
+                fail(str(exc))
+            emit(metrics)
+            if tag == "final":
+                typer.echo(f"wrote {run_dir / 'metrics.json'} and {run_dir / 'scatter.png'}", err=True)
+            else:
+                typer.echo(f"wrote {run_dir / 'evals' / (tag + '.parquet')} (metrics.json unchanged)", err=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from wsbench.commands.common import fail
+from wsbench.commands.common import fail, json_output
 
 
 def register(app: typer.Typer) -> None:
@@ -41,6 +41,7 @@ def register(app: typer.Typer) -> None:
         batch: int = typer.Option(256, "--batch", help="supernet: architectures per evaluation call"),
         baseline_runs: int = typer.Option(100, "--baseline-runs", help="supernet: runs of each baseline search"),
         data_dir: Path | None = typer.Option(None, "--data-dir", help="data directory (default $WSBENCH_DATA_DIR)"),
+        as_json: bool = typer.Option(False, "--json", help="exactly one JSON document (the summary) on stdout"),
     ) -> None:
         """Search with RS, GS or RE, scored by the table or by a super-net; report the test regret over runs."""
         from wsbench.search.session import DEFAULT_BUDGET, format_summary, run_search  # heavy: imported on use
@@ -49,7 +50,7 @@ def register(app: typer.Typer) -> None:
             fail(f"unknown scorer {scorer!r}; choose table or supernet (--scorer supernet RUN_DIR)")
         if scorer == "supernet":
             _search_supernet(run_dir, algo, runs, budget, out, budget_seconds, seed, bn_mode, batch, baseline_runs,
-                             valid_metric, data_dir)
+                             valid_metric, data_dir, as_json)
             return
         if run_dir is not None:
             fail(f"RUN_DIR {run_dir} is only used with --scorer supernet")
@@ -62,13 +63,17 @@ def register(app: typer.Typer) -> None:
                                  data_dir=data_dir)
         except (ValueError, KeyError, ImportError) as exc:
             fail(str(exc))
+        if as_json:
+            with json_output(True) as emit:
+                emit(summary)
+            return
         typer.echo(format_summary(summary))
         typer.echo(f"wrote {out}/curves.csv, summary.json, regret.png")
 
 
 def _search_supernet(run_dir: Path | None, algo: str, runs: int, budget: int | None, out: Path,
                      budget_seconds: float | None, seed: int, bn_mode: str | None, batch: int, baseline_runs: int,
-                     valid_metric: str | None, data_dir: Path | None) -> None:
+                     valid_metric: str | None, data_dir: Path | None, as_json: bool = False) -> None:
     """The CLI path of ``--scorer supernet RUN_DIR``."""
     from wsbench.config import ConfigError
     from wsbench.search.session import format_ws_summary, run_ws_search
@@ -82,5 +87,9 @@ def _search_supernet(run_dir: Path | None, algo: str, runs: int, budget: int | N
                                 baseline_runs, valid_metric, data_dir)
     except (ConfigError, CheckpointError, FileNotFoundError, ValueError, KeyError, ImportError) as exc:
         fail(str(exc))
+    if as_json:
+        with json_output(True) as emit:
+            emit(summary)
+        return
     typer.echo(format_ws_summary(summary))
     typer.echo(f"wrote {out}/curves.csv, picks.csv, baseline_curves.csv, comparison.csv, summary.json, regret.png")
