@@ -21,7 +21,6 @@ from wsbench.data import (
     DatasetError,
     DatasetMissingError,
     ImageArrays,
-    UnsafePickleError,
     cache_path,
     crop_flip,
     fixed_batches,
@@ -33,10 +32,10 @@ from wsbench.data import (
     random_crop_flip,
     read_image_tree,
     read_official_tarball,
-    safe_loads,
     split_indices,
     splits_from_arrays,
 )
+from wsbench.safe_pickle import PickleFormatError, UnsafePickleError, safe_loads
 
 N_TRAIN_PER_BATCH, N_TEST = 6, 8
 
@@ -98,7 +97,7 @@ def test_safe_loads_refuses_globals(obj: object) -> None:
 
 
 def test_safe_loads_damaged_stream() -> None:
-    with pytest.raises(DatasetError, match="damaged"):
+    with pytest.raises(PickleFormatError, match="damaged"):
         safe_loads(pickle.dumps({b"data": b"x" * 100})[:-10])
 
 

@@ -18,7 +18,7 @@ from wsbench.benchmarks.importers import import_path, nb201_pickle
 from wsbench.benchmarks.importers.nb201_pickle import PickleWarning
 from wsbench.benchmarks.store import load_table
 from wsbench.benchmarks.table import TableError
-from wsbench.data.safe_pickle import UnsafePickleError, load_plain
+from wsbench.safe_pickle import UnsafePickleError, load_plain
 
 N = 8
 

@@ -15,6 +15,7 @@ from scipy import stats
 from typer.testing import CliRunner
 
 from wsbench.benchmarks.store import save_table
+from wsbench.benchmarks.subspace import SubspaceError
 from wsbench.benchmarks.table import GroundTruth
 from wsbench.search import (
     CURVE_COLUMNS,
@@ -237,9 +238,9 @@ def test_subspace_masks_and_errors() -> None:
     np.testing.assert_array_equal(subspace_mask(table, "nb101", "with_residual"), table.column("residual"))
     np.testing.assert_array_equal(subspace_mask(table, "nb101", "without_residual"), ~table.column("residual"))
     assert subspace_mask(table, "nb101", "full").all()
-    with pytest.raises(SearchError, match="A1, A2"):
+    with pytest.raises(SubspaceError, match="A1, A2"):
         subspace_mask(table, "nb101", "A7")
-    with pytest.raises(SearchError, match="only for nb101"):
+    with pytest.raises(SubspaceError, match="only for nb101"):
         subspace_mask(table, "nb201", "A1")
 
     class Nb101Bits(BitSpace):

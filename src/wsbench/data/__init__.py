@@ -7,7 +7,8 @@ not pull in torch):
 * :func:`load_digits_arrays` - scikit-learn digits;
 * :func:`load_splits`, :class:`Splits`, :func:`split_indices`, :func:`normalize` - splits on the device;
 * :class:`BatchIterator`, :func:`fixed_batches` - batches; :func:`random_crop_flip`, :func:`resize_uint8` - transforms;
-* :class:`DatasetError`, :class:`DatasetMissingError`, :class:`UnsafePickleError` - errors (``ValueError``).
+* :class:`DatasetError`, :class:`DatasetMissingError` - errors (``ValueError``; the restricted unpickler is
+  ``wsbench.safe_pickle``).
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from typing import Any
 _EXPORTS = {
     "DatasetError": "errors",
     "DatasetMissingError": "errors",
-    "UnsafePickleError": "safe_pickle",
-    "safe_loads": "safe_pickle",
     "ImageArrays": "arrays",
     "CIFAR10_CLASSES": "cifar10",
     "import_cifar10": "cifar10",

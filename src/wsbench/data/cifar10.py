@@ -5,7 +5,7 @@ such as ``../shared/data``):
 
 * the official ``cifar-10-python.tar.gz`` (md5 ``c58f30108f718f92721af3b95e74349a``) or its extracted
   ``cifar-10-batches-py/`` folder. Each batch is a pickled dict; it is read with the restricted unpickler of
-  :mod:`wsbench.data.safe_pickle`, which refuses every global except three numpy names that it maps to inert
+  :mod:`wsbench.safe_pickle`, which refuses every global except three numpy names that it maps to inert
   stand-ins, so no code from the file can run;
 * an image tree ``train/<class>/*.jpg|png`` + ``test/<class>/*`` as a folder or (gzipped) tar, e.g.
   ``cifar10/cifar10_jpeg_tree.tar.gz``.
@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 
 from wsbench.data.arrays import ImageArrays, load_npz, save_npz
-from wsbench.data.errors import DatasetError, DatasetMissingError
+from wsbench.data.errors import DatasetError, DatasetMissingError, UnsafeDatasetError
 from wsbench.data.imagetree import read_image_tree
-from wsbench.data.safe_pickle import safe_loads
 from wsbench.datadir import datasets_dir, resolve_data_dir
+from wsbench.safe_pickle import PickleFormatError, UnsafePickleError, safe_loads
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 CIFAR10_COUNTS = (50_000, 10_000)
@@ -62,7 +62,12 @@ def _hashes(path: Path) -> tuple[str, str]:
 
 
 def _parse_batch(blob: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
-    obj = safe_loads(blob) if isinstance(blob, bytes) else blob
+    try:
+        obj = safe_loads(blob) if isinstance(blob, bytes) else blob
+    except UnsafePickleError as exc:
+        raise UnsafeDatasetError(f"{where}: {exc}") from None
+    except PickleFormatError as exc:
+        raise DatasetError(f"{where}: {exc}") from None
     if not isinstance(obj, dict):
         raise DatasetError(f"{where} holds a {type(obj).__name__}, expected a dict with b'data' and b'labels'")
     d: dict[Any, Any] = {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in obj.items()}

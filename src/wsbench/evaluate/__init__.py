@@ -47,7 +47,3 @@ def __getattr__(name: str) -> Any:
 
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'wsbench.evaluate' has no attribute {name!r}")
-
-from wsbench._callable import make_callable as _make_callable  # noqa: E402
-
-_make_callable(__name__, "evaluate")

@@ -106,7 +106,7 @@ def resolve_rows(table: Any, archs: Sequence[Any]) -> np.ndarray:
 
 
 def _population(table: Any, subspace: str | None) -> tuple[np.ndarray, dict[str, Any]]:
-    from wsbench.search.problem import space_size, subspace_mask
+    from wsbench.benchmarks.subspace import space_size, subspace_mask
 
     mask = subspace_mask(table, table.space, subspace)
     size = space_size(table.space, subspace)

@@ -76,8 +76,8 @@ def evaluate_supernet(model: nn.Module, cfg: RunCfg, splits: Any, table: GroundT
     final_model_accuracy} (both proxies side by side), params_spearman, params_kendall_tau,
     params_sparse_kendall_tau, eval_seconds, archs_per_second.
     """
-    from wsbench.search.problem import subspace_mask
-    from wsbench.train.setup import space_of
+    from wsbench.benchmarks.subspace import subspace_mask
+    from wsbench.spaces import space_of
 
     ev = cfg.eval
     device = torch.device(device)

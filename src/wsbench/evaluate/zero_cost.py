@@ -168,7 +168,7 @@ def cached_zero_cost(table: Any, rows: np.ndarray | Sequence[int], proxies: Sequ
     from wsbench.atomic import atomic_path
     from wsbench.config import MappingCfg
     from wsbench.spaces import get_space
-    from wsbench.standalone.trainer import build_standalone
+    from wsbench.supernet import build_standalone
 
     unknown = [p for p in proxies if p not in _FUNCS]
     if unknown:

@@ -22,7 +22,3 @@ __all__ = [
     "subspace_mask",
     "summarise",
 ]
-
-from wsbench._callable import make_callable as _make_callable  # noqa: E402
-
-_make_callable(__name__, "search")

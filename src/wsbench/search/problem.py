@@ -16,27 +16,14 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from wsbench.benchmarks.subspace import SubspaceError, canonical_subspace, subspace_mask
 from wsbench.benchmarks.table import GroundTruth
 from wsbench.search.neighbours import NeighbourIndex
 from wsbench.spaces.base import SearchSpace
 
+
 #: NB101 sub-spaces of the paper (Sec. 4.1) and accepted spellings.
-NB101_SUBSPACES: dict[str, str] = {
-    "a1": "A1", "a2": "A2", "a3": "A3", "a4": "A4", "full": "full", "afull": "full",
-    "with_residual": "with_residual", "res": "with_residual", "ares": "with_residual",
-    "without_residual": "without_residual", "nres": "without_residual", "anres": "without_residual",
-}
-
-#: Cells of NAS-Bench-101 and of its sub-spaces (distinct up to isomorphism; the enumeration of the space,
-#: matching Table 6 of "To Share or Not To Share"). A1..A4 leave out the bare input->output cell.
-NB101_SUBSPACE_SIZES: dict[str, int] = {
-    "full": 423_624, "A1": 120_933, "A2": 201_441, "A3": 90_782, "A4": 10_467,
-    "with_residual": 81_020, "without_residual": 342_604,
-}
-NB101_SPACE_SIZE = NB101_SUBSPACE_SIZES["full"]
-
-
-class SearchError(ValueError):
+class SearchError(SubspaceError):
     """A search was asked for something the problem cannot provide (bad metric, sub-space, budget...)."""
 
 
@@ -78,45 +65,6 @@ class TableScorer:
         rep = rng.integers(0, self.valid_rep.shape[1], size=rows.shape)
         cost = self.time_rep[rows, rep] if self._paired else self.time_mean[rows]
         return self.valid_rep[rows, rep], cost
-
-
-def subspace_mask(table: GroundTruth, space: str, subspace: str | None) -> np.ndarray:
-    """Rows of ``table`` inside ``subspace`` (NB101: A1..A4, full, with_residual, without_residual)."""
-    if subspace is None:
-        return np.ones(len(table), dtype=bool)
-    if space != "nb101":
-        raise SearchError(f"sub-spaces exist only for nb101 (A1..A4, full, with_residual, without_residual); "
-                          f"drop --subspace {subspace!r} for {space}")
-    name = NB101_SUBSPACES.get(subspace.lower())
-    if name is None:
-        raise SearchError(f"unknown NB101 sub-space {subspace!r}; choose one of "
-                          f"A1, A2, A3, A4, full, with_residual, without_residual")
-    if name == "full":
-        return np.ones(len(table), dtype=bool)
-    if name.startswith("A"):
-        if "n_out_inputs" not in table.columns:
-            raise SearchError(f"table {table.name!r} has no n_out_inputs column; re-import it")
-        return np.asarray(table.column("n_out_inputs")) == int(name[1])
-    if "residual" not in table.columns:
-        raise SearchError(f"table {table.name!r} has no residual column; re-import it")
-    res = np.asarray(table.column("residual"), dtype=bool)
-    return res if name == "with_residual" else ~res
-
-
-def space_size(space: str, subspace: str | None = None) -> int | None:
-    """Number of cells of a (sub-)space when known (NB201, NB101 and its sub-spaces), else ``None``."""
-    if space == "nb201":
-        return 15_625
-    if space == "nb101":
-        return NB101_SUBSPACE_SIZES.get(canonical_subspace(space, subspace) or "full")
-    return None
-
-
-def canonical_subspace(space: str, subspace: str | None) -> str | None:
-    """The canonical spelling of an NB101 sub-space name (``None`` stays ``None``)."""
-    if subspace is None or space != "nb101":
-        return subspace
-    return NB101_SUBSPACES.get(subspace.lower(), subspace)
 
 
 @dataclass(frozen=True)

@@ -31,3 +31,13 @@ def get_space(name: str, **options: Any) -> SearchSpace[Any]:
 
 
 __all__ = ["SPACES", "SearchSpace", "get_space", "malformed"]
+
+
+def space_of(cfg: Any) -> SearchSpace[Any]:
+    """The search space of a run config, restricted to ``cfg.space.subspace`` when one is set (NB101 only)."""
+    if cfg.space.subspace is None:
+        return get_space(cfg.space.name)
+    if cfg.space.name != "nb101":
+        raise ValueError(f"space.subspace={cfg.space.subspace!r} is only defined for nb101 (A1..A4, "
+                         f"with_residual, without_residual, full)")
+    return get_space("nb101", subspace=cfg.space.subspace)

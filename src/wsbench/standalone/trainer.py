@@ -25,29 +25,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wsbench.config import DataCfg, MappingCfg
+from wsbench.config import DataCfg
 from wsbench.standalone.protocol import StandaloneProtocol
+from wsbench.supernet import build_standalone  # noqa: F401 - part of this module's API
 from wsbench.train.optim import build_optimizer, build_schedule, clip_gradients
 from wsbench.train.setup import resolve_device, seed_from
 
 _INIT_STREAM, _DATA_STREAM = 11, 12
-
-
-def build_standalone(space: str, arch: Any, mapping: MappingCfg, num_classes: int, in_channels: int) -> nn.Module:
-    """The plain stand-alone network of ``arch`` in ``space`` under ``mapping`` (module from ``wsbench.supernet``)."""
-    if space == "nb201":
-        from wsbench.supernet.nb201 import NB201Standalone
-
-        return NB201Standalone(arch, mapping, num_classes, in_channels)
-    if space == "nb101":
-        from wsbench.supernet.nb101 import NB101Standalone
-
-        return NB101Standalone(arch, mapping, num_classes, in_channels)
-    if space == "darts":
-        from wsbench.supernet.darts import DartsStandalone
-
-        return DartsStandalone(arch, mapping, num_classes, in_channels)
-    raise ValueError(f"unknown search space {space!r}; expected one of nb101, nb201, darts")
 
 
 def count_params(model: nn.Module) -> int:

@@ -7,10 +7,12 @@ sampled path, ``standalone(arch)`` builds the plain network of one architecture 
 
 from __future__ import annotations
 
+from typing import Any
+
 from wsbench.config import MappingCfg
 from wsbench.supernet.base import SuperNet
 
-__all__ = ["SuperNet", "build_supernet", "SUPPORTED_SPACES"]
+__all__ = ["SuperNet", "build_standalone", "build_supernet", "SUPPORTED_SPACES"]
 
 SUPPORTED_SPACES = ("nb101", "nb201", "darts")
 
@@ -35,4 +37,21 @@ def build_supernet(space: str, mapping: MappingCfg, num_classes: int, in_channel
         from wsbench.supernet.nb101 import NB101SuperNet
 
         return NB101SuperNet(mapping, num_classes, in_channels, subspace)
+    raise ValueError(f"unknown search space {space!r}; expected one of nb101, nb201, darts")
+
+
+def build_standalone(space: str, arch: Any, mapping: MappingCfg, num_classes: int, in_channels: int = 3) -> Any:
+    """The plain stand-alone network of ``arch`` in ``space`` under ``mapping`` (only the chosen ops)."""
+    if space == "nb201":
+        from wsbench.supernet.nb201 import NB201Standalone
+
+        return NB201Standalone(arch, mapping, num_classes, in_channels)
+    if space == "nb101":
+        from wsbench.supernet.nb101 import NB101Standalone
+
+        return NB101Standalone(arch, mapping, num_classes, in_channels)
+    if space == "darts":
+        from wsbench.supernet.darts import DartsStandalone
+
+        return DartsStandalone(arch, mapping, num_classes, in_channels)
     raise ValueError(f"unknown search space {space!r}; expected one of nb101, nb201, darts")

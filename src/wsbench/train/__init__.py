@@ -9,7 +9,3 @@ from wsbench.train.setup import Components, build_components
 __all__ = ["CheckpointError", "Components", "CosineSchedule", "RMSpropTF", "RunDir", "TrainingDiverged",
            "build_components", "build_optimizer", "build_schedule", "load_checkpoint", "save_checkpoint",
            "train_supernet"]
-
-from wsbench._callable import make_callable as _make_callable  # noqa: E402
-
-_make_callable(__name__, "train")

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from wsbench.config import EvalCfg, RunCfg
+from wsbench.spaces import space_of  # noqa: F401 - part of this module's API (the space of a run)
 
 
 @dataclass
@@ -96,18 +97,6 @@ def build_components(cfg: RunCfg, data_dir: Path | None, need_table: bool = True
 
         evaluate, select = evaluate_supernet, select_eval_archs
     return Components(device, splits, space, model_factory, None, table, evaluate, select)
-
-
-def space_of(cfg: RunCfg) -> Any:
-    """The search space of ``cfg``, restricted to ``cfg.space.subspace`` when one is set (NB101 only)."""
-    from wsbench.spaces import get_space
-
-    if cfg.space.subspace is None:
-        return get_space(cfg.space.name)
-    if cfg.space.name != "nb101":
-        raise ValueError(f"space.subspace={cfg.space.subspace!r} is only defined for nb101 (A1..A4, "
-                         f"with_residual, without_residual, full)")
-    return get_space("nb101", subspace=cfg.space.subspace)
 
 
 def seed_from(*parts: int) -> int:

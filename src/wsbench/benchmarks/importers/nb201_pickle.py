@@ -2,7 +2,7 @@
 
 These files can only be unpickled: they are read only when the caller passes ``allow_pickle=True`` (CLI:
 ``--allow-pickle``) and converted once. Each file is first read with a restricted unpickler that builds only
-the containers and numbers these files hold (``wsbench.data.safe_pickle.load_plain``; ``torch.load(weights_only=
+the containers and numbers these files hold (``wsbench.safe_pickle.load_plain``; ``torch.load(weights_only=
 True)`` for ``.pth``), so no code from the file runs. Only when that refuses a class or function the file
 references is it unpickled fully, which executes code from the file, with a warning.
 
@@ -128,7 +128,7 @@ def _table(path: Path, fmt: str, archs: list[Any], info_of: Callable[[int], Mapp
 
 def _restricted(path: Path) -> Any:
     """Load with an unpickler that runs no code from the file; ``UnsafePickleError`` when the file needs more."""
-    from wsbench.data.safe_pickle import UnsafePickleError, load_plain
+    from wsbench.safe_pickle import UnsafePickleError, load_plain
 
     if path.suffix == ".pth":
         import torch  # only for torch.save'd files
@@ -146,7 +146,7 @@ def _restricted(path: Path) -> Any:
 
 
 def _unpickle(path: Path, what: str, warned: list[bool]) -> Any:
-    from wsbench.data.safe_pickle import UnsafePickleError
+    from wsbench.safe_pickle import UnsafePickleError
 
     try:
         return _restricted(path)

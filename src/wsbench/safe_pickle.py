@@ -25,13 +25,15 @@ from typing import Any
 
 import numpy as np
 
-from wsbench.data.errors import DatasetError
+
+class PickleFormatError(ValueError):
+    """A pickle stream is damaged, or holds something the restricted unpickler refuses."""
 
 _NUMPY_MODULES = ("numpy.core.multiarray", "numpy._core.multiarray")
 _NUMERIC_MODULES = ("numpy.core.numeric", "numpy._core.numeric")
 
 
-class UnsafePickleError(DatasetError):
+class UnsafePickleError(PickleFormatError):
     """The pickle references a global that the restricted unpickler does not allow."""
 
 
@@ -139,14 +141,14 @@ def safe_loads(data: bytes) -> Any:
     """Unpickle ``data`` allowing only plain builtins and uint8 numpy arrays (see the module docstring).
 
     Python 2 strings are returned as ``bytes`` (``encoding="bytes"``), as in the official batches.
-    Raises :class:`UnsafePickleError` for any other global and :class:`DatasetError` for a damaged pickle.
+    Raises :class:`UnsafePickleError` for any other global and :class:`PickleFormatError` for a damaged pickle.
     """
     try:
         obj = _RestrictedUnpickler(io.BytesIO(data), encoding="bytes").load()
     except UnsafePickleError:
         raise
     except Exception as exc:  # truncated or garbled pickle stream
-        raise DatasetError(f"damaged pickle stream ({type(exc).__name__}: {exc})") from None
+        raise PickleFormatError(f"damaged pickle stream ({type(exc).__name__}: {exc})") from None
     return _materialise(obj)
 
 
