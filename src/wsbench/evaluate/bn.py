@@ -140,12 +140,6 @@ def _reset(layers: Sequence[BatchNorm]) -> None:
         m.num_batches_tracked.zero_()
 
 
-def set_bn_train_only(model: nn.Module) -> None:
-    """Everything in eval mode (dropout off), except BN layers, which normalise with batch statistics."""
-    model.eval()
-    _set_training(bn_layers(model), True)
-
-
 def _set_training(layers: Sequence[BatchNorm], flag: bool) -> None:
     for m in layers:  # BN layers have no children: no need for the recursive ``train()``
         m.training = flag

@@ -8,7 +8,6 @@ model's device into one tensor that is read back once at the end, so the loop ha
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,15 +17,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from wsbench.evaluate.bn import BNEvaluator, bn_reestimation, check_bn_mode
+from wsbench.supernet.base import autocast
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 ForwardFn = Callable[[torch.Tensor, Any], torch.Tensor]
 
-
-def _autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManager[Any]:
-    if amp and device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def _check_batches(batches: Sequence[Batch], what: str) -> None:
@@ -70,7 +65,7 @@ def evaluate_archs_full(model: nn.Module, archs: Sequence[Any], bn_batches: Sequ
     total = sum(int(y.numel()) for _, y in eval_batches)
     correct = torch.zeros(len(archs), dtype=torch.int64, device=device)
     losses = torch.zeros(len(archs), dtype=torch.float64, device=device)
-    with bn_reestimation(model), torch.no_grad(), _autocast(device, amp):
+    with bn_reestimation(model), torch.no_grad(), autocast(device, amp):
         bn = BNEvaluator(model, mode, [b[0] for b in bn_batches] if mode == "bns-ft" else ())
         for i, arch in enumerate(archs):
             bn.prepare(_bind(fwd, arch))

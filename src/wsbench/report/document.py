@@ -82,10 +82,6 @@ class Document:
     subtitle: str = ""
     sections: list[Section] = field(default_factory=list)
 
-    def anchors(self) -> list[str]:
-        """The section ids in order."""
-        return [s.anchor for s in self.sections]
-
 
 def fmt(value: Any, digits: int = 3) -> str:
     """A cell: floats with ``digits`` decimals (``-`` for NaN/None), everything else ``str``."""

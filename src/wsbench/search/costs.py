@@ -121,6 +121,3 @@ def standalone_times(table: GroundTruth, metric: str | None = None) -> Standalon
     return StandaloneTimes(np.zeros(len(table)), None)
 
 
-def ws_time_axis(eval_seconds: np.ndarray, offset: float) -> np.ndarray:
-    """Search time after each proxy evaluation: super-net training ``offset`` plus cumulative evaluation seconds."""
-    return float(offset) + np.cumsum(np.asarray(eval_seconds, dtype=np.float64))

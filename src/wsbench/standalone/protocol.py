@@ -92,10 +92,6 @@ class StandaloneProtocol(_Cfg):
             tree["train"].pop(k)
         return hashlib.sha256(json.dumps(tree, sort_keys=True).encode()).hexdigest()[:16]
 
-    def with_dataset(self, dataset: str) -> StandaloneProtocol:
-        """The same protocol on another dataset (``cifar10`` or ``digits``)."""
-        return self.model_validate({**self.model_dump(), "data": {**self.data.model_dump(), "dataset": dataset}})
-
 
 #: The shipped stand-alone presets (``configs/standalone-<name>.yaml`` inside the package).
 PRESETS: tuple[str, ...] = ("nb201", "nb101", "cpu", "digits")

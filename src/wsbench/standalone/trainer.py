@@ -13,7 +13,6 @@ FLOPs are multiply-accumulates of the convolutions and linear layers for one inp
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Iterator
@@ -28,15 +27,12 @@ from torch import nn
 from wsbench.config import DataCfg
 from wsbench.standalone.protocol import StandaloneProtocol
 from wsbench.supernet import build_standalone  # noqa: F401 - part of this module's API
+from wsbench.supernet.base import autocast, count_params
 from wsbench.train.optim import build_optimizer, build_schedule, clip_gradients
 from wsbench.train.setup import resolve_device, seed_from
 
 _INIT_STREAM, _DATA_STREAM = 11, 12
 
-
-def count_params(model: nn.Module) -> int:
-    """Trainable parameters of ``model``."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def count_macs(model: nn.Module, input_shape: tuple[int, ...], device: torch.device | str = "cpu") -> int:
@@ -72,11 +68,6 @@ def load_unit_splits(data: DataCfg, data_dir: str | Path | None, device: torch.d
     return _cached_splits(data.model_dump_json(), str(data_dir) if data_dir is not None else None, str(device))
 
 
-def _autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManager[Any]:
-    if amp and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
 
 def _eval_batches(x: torch.Tensor, y: torch.Tensor, splits: Any, batch_size: int) -> Iterator[tuple[Any, Any]]:
     from wsbench.data import normalize
@@ -96,7 +87,7 @@ def accuracy(model: nn.Module, x: torch.Tensor | None, y: torch.Tensor | None, s
         for xb, yb in _eval_batches(x, y, splits, batch_size):
             if channels_last:
                 xb = xb.contiguous(memory_format=torch.channels_last)
-            with _autocast(x.device, amp):
+            with autocast(x.device, amp):
                 logits = model(xb)
             correct += (logits.argmax(dim=1) == yb).sum()
     return 100.0 * float(correct) / len(x)
@@ -132,7 +123,7 @@ def train_model(model: nn.Module, protocol: StandaloneProtocol, splits: Any, see
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             optimizer.zero_grad(set_to_none=True)
-            with _autocast(device, amp):
+            with autocast(device, amp):
                 logits = model(x)
             loss = F.cross_entropy(logits.float(), y)
             loss.backward()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABCMeta, abstractmethod
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from wsbench.config import MappingCfg
@@ -38,3 +40,15 @@ class SuperNet(nn.Module, metaclass=ABCMeta):
     @abstractmethod
     def seed_dropout(self, seed: int) -> None:
         """Restart the dropout generators from ``seed``."""
+
+
+def count_params(model: nn.Module) -> int:
+    """Number of trainable parameters of ``model`` (the one count used by every space and by the tests)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager[Any]:
+    """bf16 autocast on a GPU when ``enabled`` (``protocol.amp``); a no-op elsewhere."""
+    if enabled and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()

@@ -53,7 +53,7 @@ from torch import Tensor, nn
 
 from wsbench.config import MappingCfg
 from wsbench.spaces.darts import EDGES_PER_CELL, NUM_NODES, OPS, SUPERNET_OPS
-from wsbench.supernet.base import SuperNet
+from wsbench.supernet.base import SuperNet, count_params  # noqa: F401 - count_params: part of this module's API
 from wsbench.supernet.darts_ops import DilConv, FactorizedReduce, SepConv, avg_pool, max_pool
 from wsbench.supernet.ops import BNSpec, DropoutRNG, ReLUConvBN, SeededDropout, Stem, sum_inputs
 
@@ -367,6 +367,3 @@ class DartsSuperNet(DartsNetwork, SuperNet):
                     theirs.ops[dst.key].copy_from(mine.ops[src.key], src.bn_index, src.size)
 
 
-def count_params(model: nn.Module) -> int:
-    """Number of trainable parameters of ``model``."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)

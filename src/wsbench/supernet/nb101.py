@@ -46,7 +46,7 @@ from torch import Tensor, nn
 
 from wsbench.config import MappingCfg
 from wsbench.spaces.nb101 import MAX_VERTICES, NB101Arch, prune, subspace_of, vertex_channels
-from wsbench.supernet.base import SuperNet
+from wsbench.supernet.base import SuperNet, count_params  # noqa: F401 - count_params: part of this module's API
 from wsbench.supernet.channels import ConvBNReLU, make_sel
 from wsbench.supernet.ops import BNSpec, DropoutRNG, SeededDropout, drop_path_sum
 
@@ -387,6 +387,3 @@ class NB101SuperNet(NB101Network, SuperNet):
                 theirs.proj_out.load_state_dict(mine.proj_out.state_dict())
 
 
-def count_params(model: nn.Module) -> int:
-    """Number of trainable parameters of ``model``."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -37,7 +37,7 @@ from torch import Tensor, nn
 
 from wsbench.config import MappingCfg
 from wsbench.spaces.nb201 import EDGES, OPS
-from wsbench.supernet.base import SuperNet
+from wsbench.supernet.base import SuperNet, count_params  # noqa: F401 - count_params: part of this module's API
 from wsbench.supernet.ops import (
     CONV_KERNELS,
     BNSpec,
@@ -276,6 +276,3 @@ class NB201SuperNet(NB201Network, SuperNet):
                     copy_op(target, module, bn_index)
 
 
-def count_params(model: nn.Module) -> int:
-    """Number of trainable parameters of ``model``."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from wsbench.atomic import write_text
 from wsbench.config import RunCfg, dump_config
 from wsbench.sampling import Sampler, make_sampler
+from wsbench.supernet.base import autocast
 from wsbench.train.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
 from wsbench.train.evalhook import ARCHS_FILE, eval_archs, run_evaluation, should_evaluate
 from wsbench.train.optim import CosineSchedule, build_optimizer, build_schedule, clip_gradients
@@ -112,11 +113,6 @@ class Trainer:
     elapsed: float = 0.0  # training seconds over all sessions (without evaluation)
 
 
-def _autocast(cfg: RunCfg, device: torch.device) -> contextlib.AbstractContextManager[Any]:
-    if device.type == "cuda" and cfg.protocol.amp:
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
 
 def _use_channels_last(cfg: RunCfg) -> bool:
     """Channels-last weights and batches: faster on GPUs and with oneDNN on CPUs (1.4-1.6x per training step
@@ -194,7 +190,7 @@ def train_step(tr: Trainer, x: torch.Tensor, y: torch.Tensor, meter: Meter) -> N
     tr.optimizer.zero_grad(set_to_none=True)
     k = len(paths)
     for arch in paths:
-        with _autocast(tr.cfg, tr.comps.device):
+        with autocast(tr.comps.device, tr.cfg.protocol.amp):
             logits = tr.model(x, arch)
         loss = F.cross_entropy(logits.float(), y)
         (loss / k).backward()

@@ -107,10 +107,5 @@ class RunDir:
         """Replace ``status.json`` with ``{"status": status, "updated": unix time, **fields}``."""
         write_json(self.status_path, _clean({"status": status, "updated": time.time(), **fields}))
 
-    def read_status(self) -> dict[str, Any] | None:
-        if not self.status_path.exists():
-            return None
-        return json.loads(self.status_path.read_text(encoding="utf-8"))
-
     def write_final_metrics(self, metrics: dict[str, Any]) -> None:
         write_json(self.final_metrics_path, _clean(metrics))

@@ -110,9 +110,3 @@ def _verify(buf: np.ndarray, starts: np.ndarray, lens: np.ndarray, path: Path | 
                                 f"({len(bad)} record(s) affected); the file is corrupt, download it again")
 
 
-def read_file(path: Path, verify: bool = True) -> list[bytes]:
-    """All record payloads of a TFRecord file (checked)."""
-    buf = np.fromfile(path, dtype=np.uint8)
-    offsets, lengths = frame_records(buf, path, verify)
-    raw = memoryview(buf)
-    return [bytes(raw[o: o + n]) for o, n in zip(offsets.tolist(), lengths.tolist(), strict=True)]
