@@ -7,15 +7,14 @@ and (where costs are known) of time.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from wsbench.search.algorithms import Trace, get_algorithm
 from wsbench.search.problem import TabularProblem
+from wsbench.stats.intervals import nan_mean_ci as mean_ci  # noqa: F401 - the search API names it mean_ci
 
 CURVE_COLUMNS = ("run", "evaluations", "time", "regret")
 
@@ -45,19 +44,6 @@ def run_many(problem: TabularProblem, algo: str | Algorithm, runs: int, budget: 
 def final_regrets(curves: pd.DataFrame) -> np.ndarray:
     """The last regret of every run (run order)."""
     return curves.groupby("run", sort=True)["regret"].last().to_numpy()
-
-
-def mean_ci(values: np.ndarray, axis: int = 0, level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean and ``level`` t-interval of the mean along ``axis``, ignoring NaNs (NaN interval for n < 2)."""
-    values = np.asarray(values, dtype=np.float64)
-    n = np.sum(np.isfinite(values), axis=axis)
-    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mean = np.nanmean(values, axis=axis) if values.size else np.full(np.shape(n), np.nan)
-        sd = np.nanstd(values, axis=axis, ddof=1) if values.size else np.full(np.shape(n), np.nan)
-        half = stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1)) * sd / np.sqrt(n)
-    half = np.where(n >= 2, half, np.nan)
-    return mean, mean - half, mean + half
 
 
 def log_grid(lo: float, hi: float, points: int, integer: bool = False) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,4 +53,18 @@ def mean_ci_along(x: ArrayLike, axis: int = 0, level: float = 0.95) -> tuple[np.
     level = check_probability(level, "level")
     mean = arr.mean(axis=axis)
     half = stats.t.ppf((1.0 + level) / 2.0, n - 1) * arr.std(axis=axis, ddof=1) / np.sqrt(n)
+    return mean, mean - half, mean + half
+
+
+def nan_mean_ci(values: ArrayLike, axis: int = 0, level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and ``level`` t-interval of the mean along ``axis``, ignoring NaNs (NaN interval for n < 2): the
+    NaN-tolerant twin of ``mean_ci_along`` for regret curves whose runs end at different budgets."""
+    values = np.asarray(values, dtype=np.float64)
+    n = np.sum(np.isfinite(values), axis=axis)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(values, axis=axis) if values.size else np.full(np.shape(n), np.nan)
+        sd = np.nanstd(values, axis=axis, ddof=1) if values.size else np.full(np.shape(n), np.nan)
+        half = stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1)) * sd / np.sqrt(n)
+    half = np.where(n >= 2, half, np.nan)
     return mean, mean - half, mean + half
