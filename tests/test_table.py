@@ -103,6 +103,8 @@ def test_index_keeps_one_hash_index_per_table():
     table = GroundTruth.from_columns("t", "toy", {"key": np.array(["a", "b", "c", "d"], dtype=object),
                                                   "acc": np.array([1.0, 2.0, 3.0, 4.0])})
     assert table.index(["c", "a"]).tolist() == [2, 0] and table.index("d").tolist() == [3]
+    assert table._key_index is None  # a few keys are found by a scan, without building (or importing) an index
+    assert table.index(["a", "b", "c", "d", "a"]).tolist() == [0, 1, 2, 3, 0]
     built = table._key_index
     assert built is not None
     assert table.index(["x", "b"], missing="ignore").tolist() == [-1, 1]

@@ -23,14 +23,16 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from wsbench.atomic import atomic_path
+
+if TYPE_CHECKING:  # pandas is imported on use: a one-key lookup (`wsbench arch`) needs none of it
+    import pandas as pd
 
 _REPEAT = re.compile(r"^(?P<metric>.+)@(?P<r>\d+)$")
 SUFFIX = ".arrow"
@@ -39,6 +41,9 @@ _DIGESTS = "column_sha256"
 
 class TableError(ValueError):
     """A ground-truth table (or file meant to become one) is missing, corrupt or inconsistent."""
+
+
+_SCAN_KEYS = 4  # lookups of at most this many keys scan the keys instead of building the hash index
 
 
 class GroundTruth:
@@ -69,7 +74,7 @@ class GroundTruth:
                           for k, v in columns.items()})
         gt = cls(name, space, table, provenance)
         keys = gt.keys
-        if len(pd.unique(keys)) != len(keys):
+        if len(set(keys.tolist())) != len(keys):
             raise TableError(f"table {name!r}: duplicate architecture keys")
         return gt
 
@@ -221,9 +226,18 @@ class GroundTruth:
         """
         scalar = isinstance(keys, str)
         query = np.asarray([keys] if scalar else keys, dtype=object).ravel()
-        if self._key_index is None:
-            self._key_index = pd.Index(self.keys, dtype=object)
-        idx = self._key_index.get_indexer(query).astype(np.int64, copy=False)
+        if self._key_index is None and query.size <= _SCAN_KEYS:  # a few keys: a scan beats building the index
+            # Python strings straight from Arrow: converting a string column to numpy (or building an Arrow
+            # scalar) would import pandas, 0.3-0.5 s of a table command's start-up
+            wanted = {str(k) for k in query}
+            where = {k: i for i, k in enumerate(self.key_array.to_pylist()) if k in wanted}
+            idx = np.asarray([where.get(str(key), -1) for key in query], dtype=np.int64)
+        else:
+            if self._key_index is None:
+                import pandas as pd
+
+                self._key_index = pd.Index(self.keys, dtype=object)
+            idx = self._key_index.get_indexer(query).astype(np.int64, copy=False)
         if missing == "raise" and (idx < 0).any():
             bad = query[idx < 0][:3].tolist()
             raise KeyError(f"{int((idx < 0).sum())} architecture(s) not in table {self.name!r}, e.g. {bad}")
