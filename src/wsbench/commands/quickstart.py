@@ -42,7 +42,7 @@ _ROWS = (
     ("ensemble SN+params: sparse Kendall-Tau", "hybrid_sparse_kendall_tau"),
     ("ensemble SN+params: Spearman", "hybrid_spearman"),
     ("ensemble SN+params: final model (%)", "hybrid_final_model_accuracy"),
-    ("eval.proxy ranking: P>R", "p_beat_random"),
+    ("super-net: P>R", "p_beat_random"),
 )
 
 
