@@ -249,6 +249,14 @@ def test_cli_supernet_end_to_end(ws_run: tuple[Path, Path], tmp_path: Path) -> N
     base = pd.read_csv(out / "baseline_curves.csv")
     assert set(base["algo"]) == {"RS-BS", "GS-BS"} and base.groupby("algo")["run"].nunique().min() == 4
     assert (out / "comparison.csv").exists() and (out / "regret.png").stat().st_size > 0
+    # regularized evolution with the super-net as scorer, judged against RE on the table as well
+    re_out = tmp_path / "re"
+    res = CliRunner().invoke(app, ["search", "--scorer", "supernet", str(run), "--algo", "re", "--runs", "2",
+                                   "--budget", "20", "--baseline-runs", "2", "--out", str(re_out),
+                                   "--data-dir", str(data)])
+    assert res.exit_code == 0, res.output
+    assert "RE-WS" in res.output and "RE-BS - RE-WS" in res.output
+    assert set(pd.read_csv(re_out / "baseline_curves.csv")["algo"]) == {"RS-BS", "GS-BS", "RE-BS"}
     # errors: no run directory, not a run directory
     res = CliRunner().invoke(app, ["search", "--scorer", "supernet", "--out", str(out)])
     assert res.exit_code == 2 and "not available without a run directory" in res.output

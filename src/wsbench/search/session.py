@@ -187,7 +187,7 @@ def run_ws_search(run_dir: Path, algo: str, runs: int, budget: int | None, out: 
     base_problem = TabularProblem(space, table, valid, test, time_metric=times.metric, subspace=subspace,
                                   space_size=size)
     baselines = {f"{a.upper()}-BS": run_many(base_problem, a, baseline_runs, bs_budget, seed) for a in
-                 sorted({"rs", "gs", algo})}
+                 ("rs", "gs", *((algo,) if algo not in ("rs", "gs") else ()))}
     label = f"{algo.upper()}-WS"
     budget_obj = one_shot_budget(ws.picks, times.known, supernet_units)
     notes.append(budget_obj.note)
