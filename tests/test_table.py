@@ -111,3 +111,14 @@ def test_index_keeps_one_hash_index_per_table():
     assert table._key_index is built  # not rebuilt per call
     with pytest.raises(KeyError, match="not in table"):
         table.index(["b", "zz"])
+
+
+def test_ground_truth_reference_is_parsed_in_one_place():
+    from wsbench.benchmarks.reference import GroundTruthRef
+
+    assert GroundTruthRef.parse("nb201:cifar10_test_200ep") == GroundTruthRef("nb201", "cifar10_test_200ep")
+    ref = GroundTruthRef.parse("nb101-sample:test_acc@2")
+    assert (ref.table, ref.metric, ref.repeat, str(ref)) == ("nb101-sample", "test_acc", 2, "nb101-sample:test_acc@2")
+    for bad in ("nb201", ":acc", "nb201:", "nb201:acc@x", "nb201:acc@"):
+        with pytest.raises(ValueError, match="must be 'table:metric'"):
+            GroundTruthRef.parse(bad)

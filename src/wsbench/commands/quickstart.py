@@ -76,11 +76,12 @@ def _cifar_ready(data_dir: Path | None) -> tuple[bool, str]:
 
 def _check_cifar_inputs(cfg: Any, data_dir: Path | None) -> None:
     """Fail with the import command when the CIFAR-10 cache or the preset's ground-truth table is missing."""
+    from wsbench.benchmarks.reference import GroundTruthRef
     from wsbench.benchmarks.store import table_path
     from wsbench.data.cifar10 import cache_path
     from wsbench.datadir import resolve_data_dir
 
-    table_name = cfg.eval.ground_truth.partition(":")[0]
+    table_name = GroundTruthRef.parse(cfg.eval.ground_truth).table
     missing = []
     if not cache_path(resolve_data_dir(data_dir)).exists():
         missing.append("dataset cifar10")
@@ -124,11 +125,13 @@ def _load_run_config(preset: str | None, dataset: str, overrides: list[str]) -> 
 def _digits_ground_truth(cfg: Any, ddir: Path, gt_n: int, gt_seeds: int, gt_protocol: str, gt_set: list[str],
                          no_ray: bool, max_parallel: int | None) -> Any:
     """Reuse the table named in ``cfg.eval.ground_truth`` when it has ``gt_n`` rows, else build it (resumable)."""
+    from wsbench.benchmarks.reference import GroundTruthRef
     from wsbench.benchmarks.store import load_table, table_path
     from wsbench.standalone.protocol import load_protocol
     from wsbench.standalone.runner import build_standalone_table
 
-    name, _, metric = cfg.eval.ground_truth.partition(":")
+    ref = GroundTruthRef.parse(cfg.eval.ground_truth)
+    name, metric = ref.table, ref.metric
     if table_path(name, ddir).exists():
         table = load_table(name, ddir)
         if len(table) >= gt_n and table.has(metric):

@@ -29,11 +29,11 @@ _BN_SEED, _EVAL_SEED = 1_000_003, 2_000_003
 
 
 def parse_ground_truth(spec: str) -> tuple[str, str]:
-    """``"nb201:cifar10_test_200ep"`` -> ``("nb201", "cifar10_test_200ep")``."""
-    table, sep, metric = spec.partition(":")
-    if not sep or not table or not metric:
-        raise ValueError(f"eval.ground_truth {spec!r} must be 'table:metric', e.g. 'nb201:cifar10_test_200ep'")
-    return table, metric
+    """``"nb201:cifar10_test_200ep"`` -> ``("nb201", "cifar10_test_200ep")`` (``GroundTruthRef.parse``)."""
+    from wsbench.benchmarks.reference import GroundTruthRef
+
+    ref = GroundTruthRef.parse(spec)
+    return ref.table, ref.metric
 
 
 def fixed_eval_batches(x: torch.Tensor, y: torch.Tensor, n_batches: int, batch_size: int, seed: int,
@@ -81,18 +81,23 @@ def evaluate_supernet(model: nn.Module, cfg: RunCfg, splits: Any, table: GroundT
 
     ev = cfg.eval
     device = torch.device(device)
-    table_name, metric = parse_ground_truth(ev.ground_truth)
+    from wsbench.benchmarks.reference import GroundTruthRef
+
+    ref = GroundTruthRef.parse(ev.ground_truth)
+    table_name, metric = ref.table, ref.metric
+    rep: Any = "mean" if ref.repeat is None else ref.repeat  # one named repeat, else the mean over the repeats
     if table_name != table.name:
         raise ValueError(f"eval.ground_truth names table {table_name!r} but table {table.name!r} was given")
     if not archs:
         raise ValueError("no architectures to evaluate; draw them with select_eval_archs")
     space = space_of(cfg)
     keys = space.keys(archs)
-    truth = table.values(metric, table.index(keys))
+    truth = table.values(metric, table.index(keys), repeat=rep)
     if not np.isfinite(truth).all():
         raise ValueError(f"{int((~np.isfinite(truth)).sum())} evaluated architectures have no {metric!r} value "
                          f"in table {table.name!r}; draw the list with select_eval_archs")
-    all_truth = table.values(metric)[subspace_mask(table, cfg.space.name, cfg.space.subspace)]  # r_max: (sub-)space
+    # r_max: the (sub-)space's population
+    all_truth = table.values(metric, repeat=rep)[subspace_mask(table, cfg.space.name, cfg.space.subspace)]
     params = np.asarray([space.num_params(a) for a in archs], dtype=np.float64)
 
     use_cuda = device.type == "cuda"

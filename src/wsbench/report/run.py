@@ -228,7 +228,7 @@ def sampling_section(run: RunData, assets: Path, table: Any, n_paths: int, seed:
     own = str(run.cfg("protocol", "sampler", ""))
     if own and own not in samplers and not (own == "random_a" and run.space_name == "nb101"):
         samplers.append(own)
-    metric = str(run.cfg("eval", "ground_truth", ":")).partition(":")[2]
+    metric = _reference(run).metric
     from wsbench.spaces import get_space
 
     try:
@@ -259,7 +259,7 @@ def load_ground_truth(run: RunData, data_dir: Path | None) -> tuple[Any, str | N
     from wsbench.benchmarks.store import load_table
     from wsbench.benchmarks.table import TableError
 
-    name = str(run.cfg("eval", "ground_truth", "")).partition(":")[0]
+    name = _reference(run).table
     if not name:
         return None, "the config names no ground truth"
     try:
@@ -289,3 +289,13 @@ def run_document(root: str | Path, assets: str | Path, color_by: str | None = No
         doc.sections[1].blocks.append(Text(f"Ground-truth table not loaded ({why}): no FLOPs baseline or sampler "
                                            f"coverage."))
     return doc
+
+
+def _reference(run: RunData) -> Any:
+    """The run's ``eval.ground_truth`` as a ``GroundTruthRef`` (empty table and metric when it has none)."""
+    from wsbench.benchmarks.reference import GroundTruthRef
+
+    try:
+        return GroundTruthRef.parse(str(run.cfg("eval", "ground_truth", "")))
+    except ValueError:
+        return GroundTruthRef("", "")

@@ -51,10 +51,12 @@ def resolve_device(name: str) -> torch.device:
 
 def load_ground_truth(cfg: EvalCfg, data_dir: Path | None) -> Any:
     """The table named in ``cfg.ground_truth`` ("table:metric"), or None with a warning when it is unavailable."""
+    from wsbench.benchmarks.reference import GroundTruthRef
     from wsbench.benchmarks.store import load_table, table_path
     from wsbench.benchmarks.table import TableError
 
-    name, _, metric = cfg.ground_truth.partition(":")
+    ref = GroundTruthRef.parse(cfg.ground_truth)
+    name, metric = ref.table, ref.metric
     if not metric:
         raise ValueError(f"eval.ground_truth={cfg.ground_truth!r} must be 'table:metric', "
                          f"e.g. nb201:cifar10_test_200ep")
