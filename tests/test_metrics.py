@@ -203,3 +203,22 @@ def test_ning_criteria_on_hand_computed_cases() -> None:
     assert keys["precision_at_top_20pct"] == 0.5 and "worst_rank_at_top_1pct" in keys
     with pytest.raises(MetricError):
         precision_at_top(proxy, truth, 0.0)
+
+
+def test_metric_registry_is_the_one_list():
+    from wsbench.evaluate import metrics as M
+    from wsbench.evaluate.judge import CORRELATIONS
+    from wsbench.experiments.aggregate import SHORT
+    from wsbench.report.plots import CORRELATIONS as PLOTTED
+
+    keys = [m.key for m in M.correlations()]
+    assert keys == ["sparse_kendall_tau", "kendall_tau", "spearman"]
+    assert list(CORRELATIONS) == keys and [c[0] for c in PLOTTED] == keys
+    assert SHORT["params_sparse_kendall_tau"] == "#params s-KdT" and SHORT["p_beat_random"] == "P>R"
+    p, t = np.array([1.0, 2.0, 3.0, 4.0]), np.array([10.0, 10.05, 12.0, 11.0])
+    assert M.REGISTRY["sparse_kendall_tau"].compute(p, t, 0.1) == M.sparse_kendall_tau(p, t, 0.1)
+    assert M.REGISTRY["sparse_kendall_tau"].compute(p, t, 1.0) != M.REGISTRY["sparse_kendall_tau"].compute(p, t, 0.01)
+    with pytest.raises(ValueError, match="registered twice"):
+        M.register(M.Metric("spearman", "x", "x", "x"))
+    with pytest.raises(ValueError, match="not a rank correlation"):
+        M.REGISTRY["n_archs"].compute(p, t)

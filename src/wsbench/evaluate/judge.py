@@ -29,7 +29,7 @@ import numpy as np
 from wsbench.evaluate import metrics as M
 
 _HASH = re.compile(r"^[0-9a-f]{32}$")
-CORRELATIONS = ("spearman", "kendall_tau", "sparse_kendall_tau")
+CORRELATIONS = tuple(m.key for m in M.correlations())
 
 
 class JudgeError(ValueError):
@@ -135,10 +135,9 @@ def ranking(score: np.ndarray, truth: np.ndarray, all_truth: np.ndarray, thresho
     top_k = min(top_k, score.size)
     out = dict(M.ranking_metrics(score, truth, all_truth, threshold, top_k))
     out.pop("supernet_accuracy", None)  # the scores need not be accuracies
-    fns = {"spearman": M.spearman, "kendall_tau": M.kendall_tau,
-           "sparse_kendall_tau": lambda p, t: M.sparse_kendall_tau(p, t, threshold)}
-    for name, fn in fns.items():
-        out[f"{name}_ci"] = _bootstrap(fn, score, truth, seed, n_boot)
+    for metric in M.correlations():
+        out[f"{metric.key}_ci"] = _bootstrap(lambda p, t, m=metric: m.compute(p, t, threshold), score, truth, seed,
+                                             n_boot)
     if not out.get("constant_proxy"):
         ning = M.ning_criteria(score, truth)
         out["precision_at_top"] = {k.removeprefix("precision_at_top_"): v for k, v in ning.items()
@@ -171,8 +170,7 @@ def _baselines(table: Any, rows: np.ndarray, archs: Sequence[Any], truth: np.nda
         if ok.sum() < 2:
             continue
         v, t = values[ok], truth[ok]
-        out[name] = {"n_archs": int(ok.sum()), "spearman": M.spearman(v, t), "kendall_tau": M.kendall_tau(v, t),
-                     "sparse_kendall_tau": M.sparse_kendall_tau(v, t, threshold)}
+        out[name] = {"n_archs": int(ok.sum()), **{m.key: m.compute(v, t, threshold) for m in M.correlations()}}
     return out
 
 

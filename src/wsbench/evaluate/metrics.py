@@ -29,7 +29,8 @@ the number of architectures with strictly better truth.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -237,3 +238,68 @@ def ranking_metrics(proxy: ArrayLike, truth: ArrayLike, all_truth: ArrayLike, th
         "final_model_accuracy": final_model_accuracy(p, t, top_k),
         "constant_proxy": False,
     }
+
+
+# -- the registry: one entry per reported metric -------------------------------------------------------------
+@dataclass(frozen=True)
+class Metric:
+    """A reported metric: its key in every record, short and long labels, direction, and for rank correlations
+    the statistic, whether it takes the s-KdT threshold and the key of its parameter-count baseline."""
+
+    key: str
+    short: str  # table column: "s-KdT"
+    name: str  # figure axis / report row: "sparse Kendall-Tau"
+    label: str  # full sentence for report tables
+    higher_is_better: bool = True
+    statistic: Callable[..., float] | None = None  # (proxy, truth[, threshold]) -> value, for rank correlations
+    threshold: bool = False  # the statistic takes the s-KdT grid
+    baseline: str | None = None  # key of the same statistic for the parameter count
+
+    @property
+    def correlation(self) -> bool:
+        return self.statistic is not None
+
+    def compute(self, proxy: ArrayLike, truth: ArrayLike, threshold: float = 0.1) -> float:
+        """The statistic of a rank correlation (``threshold`` for those that take it)."""
+        if self.statistic is None:
+            raise ValueError(f"metric {self.key!r} is not a rank correlation of two rankings")
+        return self.statistic(proxy, truth, threshold) if self.threshold else self.statistic(proxy, truth)
+
+
+#: Every reported metric by key, in reporting order; tables, aggregates, plots and CLI prints loop over it.
+REGISTRY: dict[str, Metric] = {}
+
+
+def register(metric: Metric) -> Metric:
+    """Add ``metric`` to the registry (a key registered twice is an error)."""
+    if metric.key in REGISTRY:
+        raise ValueError(f"metric {metric.key!r} is registered twice")
+    REGISTRY[metric.key] = metric
+    return metric
+
+
+def correlations() -> list[Metric]:
+    """The registered rank correlations, in reporting order."""
+    return [m for m in REGISTRY.values() if m.correlation]
+
+
+def short_label(key: str) -> str:
+    """The table label of ``key``, including ``params_<metric>`` baselines (``#params s-KdT``)."""
+    if key in REGISTRY:
+        return REGISTRY[key].short
+    base = next((m for m in REGISTRY.values() if m.baseline == key), None)
+    return f"#params {base.short}" if base is not None else key
+
+
+register(Metric("supernet_accuracy", "SN acc", "super-net accuracy", "super-net accuracy (mean proxy, %)"))
+register(Metric("sparse_kendall_tau", "s-KdT", "s-KdT", "sparse Kendall-Tau (truth rounded to the threshold)",
+                statistic=sparse_kendall_tau, threshold=True, baseline="params_sparse_kendall_tau"))
+register(Metric("kendall_tau", "KdT", "KdT", "Kendall-Tau", statistic=kendall_tau, baseline="params_kendall_tau"))
+register(Metric("spearman", "SpR", "Spearman", "Spearman rank correlation", statistic=spearman,
+                baseline="params_spearman"))
+register(Metric("p_beat_random", "P>R", "P>R", "P>R: probability to beat random (paper formula)"))
+register(Metric("final_model_accuracy", "final", "final model (top-k truth)",
+                "final model: mean ground truth of the top-k by proxy (%)"))
+register(Metric("found_quantile", "quantile", "found quantile",
+                "quantile of the best-by-proxy architecture in the table"))
+register(Metric("n_archs", "n", "architectures", "evaluated architectures"))

@@ -16,14 +16,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from wsbench.evaluate.metrics import short_label
 from wsbench.experiments.spec import BASE_LABEL
 from wsbench.experiments.store import ResultStore
 
 METRICS = ("supernet_accuracy", "sparse_kendall_tau", "kendall_tau", "spearman", "p_beat_random",
            "final_model_accuracy", "params_sparse_kendall_tau", "params_spearman")
-SHORT = {"supernet_accuracy": "SN acc", "sparse_kendall_tau": "s-KdT", "kendall_tau": "KdT",
-         "spearman": "SpR", "p_beat_random": "P>R", "final_model_accuracy": "final",
-         "params_sparse_kendall_tau": "#params s-KdT", "params_spearman": "#params SpR"}
+SHORT = {m: short_label(m) for m in METRICS}  # labels from the metric registry (wsbench.evaluate.metrics)
 
 
 def study_info(study_dir: str | Path) -> dict[str, Any]:

@@ -20,12 +20,11 @@ import pandas as pd
 from scipy import stats
 
 from wsbench.atomic import atomic_path
+from wsbench.evaluate import metrics as M
 
 #: (metric key in an eval record, label, parameter-count baseline key) of the correlation panel.
-CORRELATIONS = (("sparse_kendall_tau", "s-KdT", "params_sparse_kendall_tau"),
-                ("kendall_tau", "KdT", "params_kendall_tau"),
-                ("spearman", "Spearman", "params_spearman"))
-ACCURACIES = (("supernet_accuracy", "super-net accuracy"), ("final_model_accuracy", "final model (top-k truth)"))
+CORRELATIONS = tuple((m.key, m.name, m.baseline) for m in M.correlations())
+ACCURACIES = tuple((k, M.REGISTRY[k].name) for k in ("supernet_accuracy", "final_model_accuracy"))
 _DPI = 110
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from wsbench.evaluate import metrics as M
 from wsbench.report import plots
 from wsbench.report.document import Alert, Code, Document, Figure, Section, Text, rows_table
 from wsbench.report.properties import PropertyError, key_texts, property_values
@@ -22,11 +23,8 @@ from wsbench.report.rundata import RunData, correlation_rows, load_run
 DEFAULT_COLOR_BY = {"nb101": "residual", "nb201": "n_conv3x3", "darts": "params"}
 #: Samplers compared in the coverage figure (NB101 Random-A needs the 423k-cell enumeration: left out).
 COVERAGE_SAMPLERS = {"nb201": ("random_nas", "random_a", "fairnas"), "nb101": ("random_nas", "fairnas")}
-_OTHER_METRICS = (("supernet_accuracy", "super-net accuracy (mean proxy, %)"),
-                  ("final_model_accuracy", "final model: mean ground truth of the top-k by proxy (%)"),
-                  ("p_beat_random", "P>R: probability to beat random (paper formula)"),
-                  ("found_quantile", "quantile of the best-by-proxy architecture in the table"),
-                  ("n_archs", "evaluated architectures"))
+_OTHER_METRICS = tuple((k, M.REGISTRY[k].label) for k in ("supernet_accuracy", "final_model_accuracy",
+                                                            "p_beat_random", "found_quantile", "n_archs"))
 
 
 def _column_label(name: str) -> str:

@@ -149,9 +149,10 @@ def bootstrap_interval(statistic: Statistic, x: np.ndarray, y: np.ndarray, seed:
 
 def correlation_stats(threshold: float) -> list[tuple[str, str, Statistic]]:
     """(metric key, label, statistic) of the reported rank correlations."""
-    return [("sparse_kendall_tau", "s-KdT", lambda a, b: M.sparse_kendall_tau(a, b, threshold)),
-            ("kendall_tau", "KdT", M.kendall_tau),
-            ("spearman", "Spearman", M.spearman)]
+    def stat(metric: M.Metric) -> Statistic:
+        return lambda a, b: metric.compute(a, b, threshold)
+
+    return [(m.key, m.short if m.key != "spearman" else m.name, stat(m)) for m in M.correlations()]
 
 
 def correlation_rows(frame: pd.DataFrame, threshold: float, baselines: dict[str, np.ndarray],
