@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import typer
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("WSBENCH_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -17,6 +18,17 @@ def shared_data() -> Path:
     if not SHARED_DATA.exists():
         pytest.skip(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def data_app() -> typer.Typer:
+    """A CLI app with only the table commands (`data`, `arch`) registered."""
+    from wsbench.commands import arch, data
+
+    a = typer.Typer()
+    data.register(a)
+    arch.register(a)
+    return a
 
 
 @pytest.fixture()

