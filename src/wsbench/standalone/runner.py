@@ -231,7 +231,7 @@ def _run_ray(plan: BuildPlan, todo: list[tuple[str, str, int]], tree: dict[str, 
              max_parallel: int | None, address: str | None, handle: Callable[[dict[str, Any]], None]) -> None:
     import ray
 
-    from wsbench.experiments.runner import init_ray
+    from wsbench.experiments.ray_connect import init_ray
 
     started = init_ray(address)
     pending: dict[Any, tuple[str, int]] = {}
