@@ -33,7 +33,7 @@ def json_output(enabled: bool) -> Iterator[Any]:
     real = sys.stdout
 
     def emit(doc: Any) -> None:
-        text = json.dumps(doc, indent=2, default=_plain)
+        text = to_json(doc)
         if enabled:
             real.write(text + "\n")
             real.flush()
@@ -45,6 +45,11 @@ def json_output(enabled: bool) -> Iterator[Any]:
         return
     with contextlib.redirect_stdout(sys.stderr):
         yield emit
+
+
+def to_json(doc: Any) -> str:
+    """``doc`` as indented JSON; numpy scalars become plain numbers, other objects (paths) strings."""
+    return json.dumps(doc, indent=2, default=_plain)
 
 
 def _plain(obj: Any) -> Any:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
-from wsbench.commands.common import EXIT_DIVERGED, fail, require_torch, write_failure
+from wsbench.commands.common import EXIT_DIVERGED, fail, require_torch, to_json, write_failure
 
 
 def register(app: typer.Typer) -> None:
@@ -42,14 +41,8 @@ def register(app: typer.Typer) -> None:
             fail(write_failure(exc, out))
         metrics = result.get("metrics") if isinstance(result, dict) else None
         if as_json:
-            typer.echo(json.dumps({"run_dir": str(out), "metrics": metrics}, indent=2, default=_plain))
+            typer.echo(to_json({"run_dir": str(out), "metrics": metrics}))
             return
         if metrics:
-            typer.echo(json.dumps(metrics, indent=2, default=_plain))
+            typer.echo(to_json(metrics))
         typer.echo(f"run directory: {out}", err=True)
-
-
-def _plain(obj: object) -> object:
-    """numpy scalars and paths as plain JSON values (NaN stays NaN as json.dumps writes it)."""
-    item = getattr(obj, "item", None)
-    return item() if callable(item) else str(obj)
