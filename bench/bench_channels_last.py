@@ -21,8 +21,7 @@ import torch.nn.functional as F
 from wsbench.atomic import write_json
 from wsbench.config import load_config
 from wsbench.machine import machine_info
-from wsbench.spaces import get_space
-from wsbench.supernet import build_supernet
+from wsbench.spaces import build_supernet, get_space
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "channels_last_cpu.json"

@@ -36,8 +36,7 @@ from wsbench.atomic import write_json
 from wsbench.config import MappingCfg
 from wsbench.evaluate import evaluate_archs, kendall_tau
 from wsbench.machine import machine_info
-from wsbench.spaces import get_space
-from wsbench.supernet import build_supernet
+from wsbench.spaces import build_supernet, get_space
 
 OUT = Path(__file__).resolve().parent / "results" / "eval_nb201.json"
 

@@ -31,8 +31,7 @@ from wsbench.atomic import write_json
 from wsbench.config import MappingCfg, load_config
 from wsbench.evaluate.proxy import evaluate_archs_full
 from wsbench.machine import machine_info
-from wsbench.spaces import get_space
-from wsbench.supernet import build_supernet
+from wsbench.spaces import build_supernet, get_space
 from wsbench.supernet.base import autocast
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from wsbench.atomic import write_json
-from wsbench.spaces.nb101 import SUBSPACES, NB101Space, arch_key, cell_hash
-from wsbench.spaces.nb101_enum import _full_dags, enumerate_cells
+from wsbench.spaces.nb101.enumeration import _full_dags, enumerate_cells
+from wsbench.spaces.nb101.space import SUBSPACES, NB101Space, arch_key, cell_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 # sub-space sizes of the full space, Table 6 of "How to Train Your Super-Net" (independent of this code)

@@ -6,7 +6,7 @@ Imports ../shared/data into a temporary data directory, then measures in one run
 * building the search problem (neighbour index set-up),
 * RS and GS, 100 runs x 10,000 evaluations each, from a cold neighbour cache (target: under 60 s each),
 * GS once more with the neighbour lists cached (the search loop alone),
-* NB101 neighbour lookup per row: the vectorised path of ``wsbench.search.nb101_fast`` vs hashing every
+* NB101 neighbour lookup per row: the vectorised path of ``wsbench.spaces.nb101.neighbours`` vs hashing every
   neighbour with ``NB101Space.neighbours`` + ``key`` (the generic path), side by side on the same rows.
 
 Writes bench/results/search.json with machine info. Usage: ``python bench/bench_search.py [--shared DIR]``.

@@ -29,8 +29,7 @@ from torch import nn
 from wsbench.atomic import write_json
 from wsbench.config import MappingCfg
 from wsbench.machine import machine_info
-from wsbench.spaces import get_space
-from wsbench.supernet import build_supernet
+from wsbench.spaces import build_supernet, get_space
 
 TARGET = 1.10
 #: per space: reduced CPU defaults (channels, cells per stage, batch, resolution) and mapping extras

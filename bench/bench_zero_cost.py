@@ -27,7 +27,7 @@ from wsbench.evaluate.metrics import kendall_tau, sparse_kendall_tau, spearman
 from wsbench.evaluate.zero_cost import PROXIES, zero_cost_scores
 from wsbench.machine import machine_info
 from wsbench.spaces import get_space
-from wsbench.supernet.nb201 import NB201Standalone
+from wsbench.spaces.nb201.supernet import NB201Standalone
 
 OUT = Path(__file__).resolve().parent / "results" / "zero_cost_nb201.json"
 # Spearman against NB201 CIFAR-10 accuracy over all 15,625 cells, Abdelfattah et al. (ICLR 2021), Table 2

@@ -10,10 +10,12 @@ ROOT = Path(__file__).resolve().parents[1] / "src" / "wsbench"
 
 #: The layers, lowest first. A package may import packages of its own layer (without a cycle) and of lower layers.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("_callable", "atomic", "datadir", "machine", "presets", "config", "stats", "safe_pickle"),
+    ("_callable", "atomic", "datadir", "dotted", "machine", "presets", "config", "stats", "safe_pickle",
+     "registry"),
+    ("supernet",),  # the super-nets' building blocks; each space's model lives in its folder under spaces/
     ("spaces",),
     ("benchmarks",),
-    ("data", "supernet", "sampling"),
+    ("data", "sampling"),
     ("evaluate",),
     ("train",),
     ("search",),
@@ -87,3 +89,30 @@ def test_imports_point_down_and_packages_form_no_cycle() -> None:
 
     cycles = sorted({f"{src} <-> {dst}" for src, dst, _ in found if reaches(dst, src, set())})
     assert cycles == [], cycles
+
+
+def test_the_space_registry_imports_only_the_standard_library() -> None:
+    """``config`` validates space names with the registry, so the registry must sit below everything."""
+    import sys
+
+    tree = ast.parse((ROOT / "registry.py").read_text())
+    top = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    top |= {n.module.split(".")[0] for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and n.module and n.level == 0}
+    assert top - {"__future__"} <= set(sys.stdlib_module_names), top - set(sys.stdlib_module_names)
+
+
+def test_no_module_outside_a_space_folder_branches_on_a_space_name() -> None:
+    """What a space is lives in its folder: outside spaces/<name>/ no comparison with a built-in space's name."""
+    names = {"nb101", "nb201", "darts"}
+    found = []
+    for path in sorted(ROOT.rglob("*.py")):
+        rel = path.relative_to(ROOT)
+        if rel.parts[0] == "spaces" and len(rel.parts) > 2:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare):
+                consts = [c.value for c in ast.walk(node) if isinstance(c, ast.Constant) and isinstance(c.value, str)]
+                if names & set(consts):
+                    found.append(f"{rel}:{node.lineno}: {ast.unparse(node)}")
+    assert found == [], "\n".join(found)

@@ -176,13 +176,13 @@ def test_evaluate_archs_bns_ft_matches_naive_reference_and_restores_model(track:
 
 @pytest.mark.parametrize("track", [False, True])
 def test_bns_ft_on_the_nb201_supernet_matches_its_standalone_networks(track: bool) -> None:
-    import wsbench.supernet as supernet
+    import wsbench.spaces as spaces
     from wsbench.config import MappingCfg
 
     torch.manual_seed(0)
     mapping = MappingCfg(channels=4, cells_per_stage=1, bn_track_running_stats=track, path_dropout=0.3,
                          global_dropout=0.3)
-    model = supernet.build_supernet("nb201", mapping, num_classes=3)
+    model = spaces.build_supernet("nb201", mapping, num_classes=3)
     if track:
         _randomise_stats(model)
     archs = [(3, 3, 2, 1, 4, 3), (1, 0, 3, 3, 2, 4), (2, 4, 1, 0, 3, 3)]
@@ -263,7 +263,7 @@ def test_bad_bn_mode_and_missing_batches_raise() -> None:
 # -- architecture lists ----------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def nb201_space() -> Any:
-    import wsbench.spaces.nb201 as nb201
+    import wsbench.spaces.nb201.space as nb201
     return nb201.NB201Space()
 
 

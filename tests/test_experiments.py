@@ -22,8 +22,9 @@ from typer.testing import CliRunner
 from wsbench.commands import sweep as sweep_cmd
 from wsbench.config import ConfigError, load_config
 from wsbench.experiments.aggregate import correlations, display_table, summarize
+from wsbench.experiments.expand import expand, label_order
 from wsbench.experiments.runner import run_dir, write_study_file
-from wsbench.experiments.spec import StudyError, expand, label_order, load_study, parse_study
+from wsbench.experiments.spec import StudyError, load_study, parse_study
 from wsbench.experiments.store import ResultStore
 from wsbench.report.build import build_report
 

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from wsbench.cli import app
 from wsbench.evaluate.metrics import sparse_kendall_tau
+from wsbench.experiments.expand import expand, parse_shard, select_shard
 from wsbench.experiments.findings import (
     CONTRADICTED,
     INCONCLUSIVE,
@@ -28,7 +29,7 @@ from wsbench.experiments.findings import (
 )
 from wsbench.experiments.merge import MergeError, merge_studies
 from wsbench.experiments.runner import registration_row, run_dir, write_study_file
-from wsbench.experiments.spec import StudyError, expand, load_study, parse_shard, select_shard
+from wsbench.experiments.spec import StudyError, load_study
 from wsbench.experiments.store import ResultStore
 
 BASE = {

@@ -9,8 +9,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from wsbench.config import MappingCfg
 from wsbench.spaces import get_space
-from wsbench.supernet.nb101 import NB101Standalone
-from wsbench.supernet.nb201 import NB201Standalone
+from wsbench.spaces.nb101.supernet import NB101Standalone
+from wsbench.spaces.nb201.supernet import NB201Standalone
 
 
 def _torch_macs(model: torch.nn.Module, side: int) -> int:

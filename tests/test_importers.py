@@ -71,7 +71,7 @@ def test_nb101_sample_converted_and_derived(imported: tuple[Path, list], shared_
 
 
 def test_nb301_sample_keys(imported: tuple[Path, list]) -> None:
-    from wsbench.spaces.darts import DartsSpace
+    from wsbench.spaces.darts.space import DartsSpace
 
     gt = load_table("darts-nb301", imported[0])
     assert len(gt) == 725 and len(set(gt.keys)) == 725

@@ -165,7 +165,7 @@ def test_bias_breakdown_finds_an_injected_skip_bias(toy, tmp_path):
 
 
 def test_nb101_with_a_subspace_and_darts_from_files(tmp_path):
-    from wsbench.spaces.nb101 import has_residual, n_out_inputs
+    from wsbench.spaces.nb101.space import has_residual, n_out_inputs
 
     rng = np.random.default_rng(3)
     nb101 = get_space("nb101")

@@ -181,7 +181,8 @@ def _driver(study: Path, spec_path: Path, data_dir: Path, out: Path) -> int:
 
 
 def test_two_concurrent_sweep_drivers_report_each_run_once(tmp_path, data_dir):
-    from wsbench.experiments.spec import expand, load_study
+    from wsbench.experiments.expand import expand
+    from wsbench.experiments.spec import load_study
     from wsbench.experiments.store import ResultStore
 
     _tiny_table(data_dir)

@@ -185,8 +185,9 @@ def test_kill_at_every_fault_point_of_training_then_resume_is_identical(tmp_path
 
 
 def test_sweep_driver_killed_at_random_points_runs_everything_once(tmp_path, data_dir, cheap_plots):
+    from wsbench.experiments.expand import expand
     from wsbench.experiments.runner import run_study
-    from wsbench.experiments.spec import expand, load_study
+    from wsbench.experiments.spec import load_study
     from wsbench.experiments.store import ResultStore
 
     _ground_truth(data_dir)

@@ -31,7 +31,7 @@ from wsbench.report.plots import (
 )
 from wsbench.report.properties import PropertyError, op_at
 from wsbench.spaces import get_space
-from wsbench.spaces.nb101 import from_matrix
+from wsbench.spaces.nb101.space import from_matrix
 
 RUN_SECTIONS = ("status", "metrics", "bias", "ranking", "curves", "sampling", "training", "config")
 NB201_CSV = "nb201/nb201_200ep_test.csv"
@@ -122,7 +122,7 @@ def test_nb201_op_properties_on_a_known_string() -> None:
                                                                  space.num_params(space.parse(frame.key[1]))]
     with pytest.raises(PropertyError, match="no edge"):
         op_at(space, arch, "3-1")
-    with pytest.raises(PropertyError, match="NB101 property"):
+    with pytest.raises(PropertyError, match="unknown colour-by"):  # residual is an NB101 property
         property_values(frame, "residual", space)
     with pytest.raises(PropertyError, match="unknown colour-by"):
         property_values(frame, "colour", space)
@@ -219,7 +219,7 @@ def test_diverged_run_shows_warning(nb201_table: GroundTruth, tmp_path: Path, da
     result = build_report(run, color_by="residual", coverage_paths=0, n_resamples=100)
     html = result.html.read_text()
     assert '<div class="alert danger" role="alert">DIVERGED' in html
-    assert "cannot colour by &#x27;residual&#x27;" in html and "NB101 property" in html  # NB201 run: no residual
+    assert "cannot colour by &#x27;residual&#x27;" in html and "unknown colour-by property" in html
     assert "step 120" in html and "non-finite training loss" in html
     assert "> **WARNING:** DIVERGED" in result.markdown.read_text()
     # no table in the data directory: the report says what is missing instead of failing

@@ -7,9 +7,9 @@ import io
 import numpy as np
 import pytest
 
-import wsbench.spaces.darts as darts
-import wsbench.spaces.nb101 as nb101
-import wsbench.spaces.nb201 as nb201
+import wsbench.spaces.darts.space as darts
+import wsbench.spaces.nb101.space as nb101
+import wsbench.spaces.nb201.space as nb201
 from wsbench.benchmarks.table import GroundTruth
 from wsbench.sampling import SAMPLERS, SamplerError, make_sampler, permuted_choices
 from wsbench.spaces import get_space
@@ -165,7 +165,7 @@ def test_pro_rata_and_sandwich_on_nb101_stay_in_the_subspace(name):
 
 
 def test_sandwich_trains_the_largest_path_plus_uniform_ones(space):
-    from wsbench.spaces.nb201 import OPS
+    from wsbench.spaces.nb201.space import OPS
 
     s = make_sampler("sandwich", space, np.random.default_rng(3), paths_per_batch=2)
     conv3 = OPS.index("nor_conv_3x3")

@@ -95,7 +95,7 @@ def nb201_table(shared_data: Path) -> GroundTruth:
 
 @pytest.fixture(scope="module")
 def nb201_problem(nb201_table: GroundTruth) -> TabularProblem:
-    from wsbench.spaces.nb201 import NB201Space
+    from wsbench.spaces.nb201.space import NB201Space
 
     return TabularProblem(NB201Space(), nb201_table, "cifar10_val_12ep", "cifar10_test_200ep")
 
@@ -240,7 +240,7 @@ def test_subspace_masks_and_errors() -> None:
     assert subspace_mask(table, "nb101", "full").all()
     with pytest.raises(SubspaceError, match="A1, A2"):
         subspace_mask(table, "nb101", "A7")
-    with pytest.raises(SubspaceError, match="only for nb101"):
+    with pytest.raises(SubspaceError, match="nb201. has no sub-spaces"):
         subspace_mask(table, "nb201", "A1")
 
     class Nb101Bits(BitSpace):
@@ -261,8 +261,8 @@ def test_subspace_masks_and_errors() -> None:
 @pytest.fixture(scope="module")
 def nb101_small() -> GroundTruth:
     """Every cell of NB101 with at most 5 vertices, with synthetic noisy metrics (3 repeats) and train times."""
-    from wsbench.spaces.nb101 import SHORT
-    from wsbench.spaces.nb101_enum import enumerate_cells
+    from wsbench.spaces.nb101.enumeration import enumerate_cells
+    from wsbench.spaces.nb101.space import SHORT
 
     cells = enumerate_cells(5, 9, cache=False)
     archs = cells.archs()
@@ -283,7 +283,7 @@ def nb101_small() -> GroundTruth:
 
 def test_nb101_vectorised_neighbours_match_hashing(nb101_small: GroundTruth) -> None:
     from wsbench.search.neighbours import NeighbourIndex
-    from wsbench.spaces.nb101 import NB101Space
+    from wsbench.spaces.nb101.space import NB101Space
 
     space = NB101Space(max_vertices=5)
     mask = np.ones(len(nb101_small), dtype=bool)
@@ -300,7 +300,7 @@ def test_nb101_vectorised_neighbours_match_hashing(nb101_small: GroundTruth) -> 
 
 
 def test_nb101_subspace_search_with_time(nb101_small: GroundTruth) -> None:
-    from wsbench.spaces.nb101 import NB101Space
+    from wsbench.spaces.nb101.space import NB101Space
 
     problem = TabularProblem(NB101Space(max_vertices=5), nb101_small, "valid_acc", "test_acc",
                              time_metric="train_time", subspace="A2")
@@ -427,7 +427,7 @@ def test_cli_errors(app: typer.Typer, data_dir: Path, nb201_table: GroundTruth, 
     assert res.exit_code == 2 and "data import" in res.output
     save_table(nb201_table, data_dir)
     cases = [(["--scorer", "supernet"], "not available"), (["--algo", "xx"], "unknown search algorithm"),
-             (["--subspace", "A1"], "only for nb101"), (["--valid-metric", "nope"], "no metric"),
+             (["--subspace", "A1"], "has no sub-spaces"), (["--valid-metric", "nope"], "no metric"),
              (["--budget", "0"], "at least 1")]
     for extra, msg in cases:
         res = runner.invoke(app, ["search", "--space", "nb201", "--runs", "1", "--budget", "5", "--out", out, *extra])

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from wsbench.spaces.darts import NB301_MACRO, OPS, SUPERNET_OPS, DartsArch, DartsSpace
+from wsbench.spaces.darts.space import NB301_MACRO, OPS, SUPERNET_OPS, DartsArch, DartsSpace
 
 # The published DARTS (2nd order) genotype, "DARTS_V2"; its CIFAR network (C=36, 20 cells, no auxiliary head)
 # is reported with 3.349342 M parameters ("param size" in the DARTS training logs, 3.3 M in the paper).
@@ -142,7 +142,7 @@ def test_sample_unique(space: DartsSpace) -> None:
     Under uniform encodings a cell's orbit size is o with probability q_o; under uniform classes with
     probability proportional to q_o / o, so the mean orbit becomes 1 / E_enc[1 / o].
     """
-    from wsbench.spaces.darts import _canonical_cell
+    from wsbench.spaces.darts.space import _canonical_cell
 
     enc = space.sample(np.random.default_rng(2), 2000)
     orbit_enc = np.array([_canonical_cell(x.normal)[1] for x in enc])

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wsbench.spaces.nb101 import (
+from wsbench.spaces.nb101.enumeration import cache_path, enumerate_cells
+from wsbench.spaces.nb101.space import (
     OPS,
     SUBSPACES,
     NB101Arch,
@@ -22,7 +23,6 @@ from wsbench.spaces.nb101 import (
     prune,
     subspace_of,
 )
-from wsbench.spaces.nb101_enum import cache_path, enumerate_cells
 
 SPACE = NB101Space()
 
@@ -265,5 +265,5 @@ def test_space_restricted_to_a_subspace() -> None:
         NB101Space(subspace="A9")
     cfg = load_config(None, ["space.name=nb101", "space.subspace=A3"])
     assert space_of(cfg).subspace == "A3"
-    with pytest.raises(ValueError, match="only defined for nb101"):
+    with pytest.raises(ValueError, match="has no sub-spaces"):
         space_of(load_config(None, ["space.subspace=A3"]))

@@ -15,10 +15,11 @@ from torch import nn
 from supernet_helpers import randomise_bn
 from wsbench.config import MappingCfg
 from wsbench.sampling import make_sampler
-from wsbench.spaces.darts import OPS, DartsArch, DartsSpace
-from wsbench.supernet import SuperNet, build_supernet
-from wsbench.supernet.darts import DartsCell, DartsStandalone, DartsSuperNet, count_params
-from wsbench.supernet.darts_ops import DepthwiseKernel, DilConv, SepConv
+from wsbench.spaces import build_supernet
+from wsbench.spaces.darts.ops import DepthwiseKernel, DilConv, SepConv
+from wsbench.spaces.darts.space import OPS, DartsArch, DartsSpace
+from wsbench.spaces.darts.supernet import DartsCell, DartsStandalone, DartsSuperNet, count_params
+from wsbench.supernet import SuperNet
 from wsbench.supernet.ops import BNSpec
 
 C, LAYERS, K = 4, 3, 5  # tiny channels, 3 cells (normal, reduce, reduce), 5 classes

@@ -17,10 +17,11 @@ from supernet_helpers import randomise_bn
 from wsbench.config import MappingCfg
 from wsbench.evaluate.bn import bn_reestimation, reestimate_bn
 from wsbench.sampling import make_sampler
-from wsbench.spaces.nb101 import NB101Arch, NB101Space, from_matrix, num_params, subspace_of
-from wsbench.supernet import SuperNet, build_supernet
+from wsbench.spaces import build_supernet
+from wsbench.spaces.nb101.space import NB101Arch, NB101Space, from_matrix, num_params, subspace_of
+from wsbench.spaces.nb101.supernet import NB101SuperNet, cell_spec, count_params
+from wsbench.supernet import SuperNet
 from wsbench.supernet.channels import ChannelSel, DynamicBN, interpolation, make_sel
-from wsbench.supernet.nb101 import NB101SuperNet, cell_spec, count_params
 
 C, N, K = 8, 1, 5  # small channels, one cell per stack, 5 classes
 SPACE = NB101Space()

@@ -12,9 +12,10 @@ from torch import nn
 
 from supernet_helpers import randomise_bn
 from wsbench.config import MappingCfg
-from wsbench.spaces.nb201 import EDGES, OPS, NB201Arch, NB201Space
-from wsbench.supernet import SuperNet, build_supernet
-from wsbench.supernet.nb201 import NB201Cell, NB201SuperNet, count_params
+from wsbench.spaces import build_supernet
+from wsbench.spaces.nb201.space import EDGES, OPS, NB201Arch, NB201Space
+from wsbench.spaces.nb201.supernet import NB201Cell, NB201SuperNet, count_params
+from wsbench.supernet import SuperNet
 from wsbench.supernet.ops import ReLUConvBN, drop_path_sum
 
 C, N, K = 4, 1, 5  # tiny channels, one cell per stage, 5 classes

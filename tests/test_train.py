@@ -356,7 +356,7 @@ def _real_cfg(**protocol: Any) -> RunCfg:
 @pytest.fixture()
 def real_modules():
     pytest.importorskip("sklearn")
-    for mod in ("wsbench.data.splits", "wsbench.supernet.nb201", "wsbench.evaluate.study"):
+    for mod in ("wsbench.data.splits", "wsbench.spaces.nb201.supernet", "wsbench.evaluate.study"):
         pytest.importorskip(mod)
 
 
@@ -399,7 +399,7 @@ def test_real_loop_resume_is_exact(tmp_path, data_dir, real_modules):
 
 
 def test_train_step_averages_path_gradients(tmp_path):
-    import wsbench.spaces.nb201 as nb201
+    import wsbench.spaces.nb201.space as nb201
     from wsbench.train.run import RunDir
     model = TinySuperNet()
     model.drop.p = 0.0

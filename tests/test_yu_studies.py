@@ -11,8 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from wsbench.cli import app
+from wsbench.experiments.expand import expand, label_order
 from wsbench.experiments.findings import parse_claim, study_findings
-from wsbench.experiments.spec import BASE_LABEL, RunSpec, StudySpec, expand, label_order, load_study
+from wsbench.experiments.spec import BASE_LABEL, RunSpec, StudySpec, load_study
 
 REPO = Path(__file__).resolve().parents[1]
 STUDIES = {"nb101": REPO / "studies" / "yu2020-nb101.yaml", "darts": REPO / "studies" / "yu2020-darts.yaml"}
@@ -217,7 +218,7 @@ def test_yu_presets_evaluate_without_bn_reestimation(space):
 
     from wsbench.config import MappingCfg, load_config
     from wsbench.evaluate.bn import effective_bn_mode
-    from wsbench.supernet import build_supernet
+    from wsbench.spaces import build_supernet
 
     cfg = load_config(REPO / "configs" / f"{space}-yu2020.yaml")
     assert cfg.eval.bn_mode == "no-ft"

@@ -8,7 +8,7 @@ import torch
 
 from wsbench.config import MappingCfg
 from wsbench.evaluate.zero_cost import PROXIES, zero_cost_scores
-from wsbench.supernet.nb201 import NB201Standalone
+from wsbench.spaces.nb201.supernet import NB201Standalone
 
 NONE, SKIP, C1, C3, POOL = range(5)
 MAPPING = MappingCfg(channels=4, cells_per_stage=1, bn_affine=True)
@@ -93,13 +93,17 @@ def test_cached_scores_are_computed_once_per_cell_and_proxy(zc_data, monkeypatch
 
 
 def test_judge_adds_zero_cost_baselines_from_the_cache(zc_data, monkeypatch):
+    import dataclasses
+
     from typer.testing import CliRunner
 
+    from wsbench import registry
     from wsbench.cli import app
     from wsbench.evaluate import zero_cost as zc
 
     data, table, archs = zc_data
-    monkeypatch.setitem(zc.SETTINGS, "nb201", {"channels": 4, "cells_per_stage": 1})
+    small = dataclasses.replace(registry.space_info("nb201"), zero_cost_setting={"channels": 4, "cells_per_stage": 1})
+    monkeypatch.setitem(registry._SPACES, "nb201", small)
     scores = data / "scores.csv"
     scores.write_text("arch,score\n" + "".join(f"{k},{v}\n" for k, v in zip(table.keys, np.arange(12.0),
                                                                           strict=True)))

@@ -27,7 +27,7 @@ _LAZY = {
     "load_table": ("wsbench.benchmarks.store", "load_table"),
     "list_tables": ("wsbench.benchmarks.store", "list_tables"),
     "get_space": ("wsbench.spaces", "get_space"),
-    "build_supernet": ("wsbench.supernet", "build_supernet"),
+    "build_supernet": ("wsbench.spaces", "build_supernet"),
     "load_run": ("wsbench.train.reload", "load_run"),
     "load_study": ("wsbench.experiments.spec", "load_study"),
     **{name: ("wsbench.api", name) for name in ("list_spaces", "load_config", "judge", "run_study", "nb201_arch",

@@ -14,10 +14,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def list_spaces() -> list[str]:
-    """Names of the search spaces ``get_space`` builds."""
-    from wsbench.spaces import SPACES
+    """Names of the registered search spaces ``get_space`` builds (built-ins first, then plug-ins)."""
+    from wsbench.registry import space_names
 
-    return list(SPACES)
+    return list(space_names())
 
 
 def load_config(preset: str | Path | None = None, overrides: Sequence[str] = ()) -> RunCfg:

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from wsbench.dotted import merge, set_dotted
 
 
 class _Cfg(BaseModel):
@@ -21,8 +23,16 @@ class _Cfg(BaseModel):
 class SpaceCfg(_Cfg):
     """Which search space (and optional sub-space) the super-net covers."""
 
-    name: Literal["nb101", "nb201", "darts"] = "nb201"
+    name: str = "nb201"  # a registered space (wsbench.registry): nb101, nb201, darts or a plug-in
     subspace: str | None = None  # NB101: A1..A4, full, with_residual, without_residual
+
+    @model_validator(mode="after")
+    def _known_space(self) -> SpaceCfg:
+        from wsbench.registry import space_info
+
+        info = space_info(self.name)  # an unknown name raises with the registered choices
+        info.canonical_subspace(self.subspace)  # so does a sub-space the space does not have
+        return self
 
 
 class MappingCfg(_Cfg):
@@ -62,6 +72,7 @@ class ProtocolCfg(_Cfg):
     paths_per_batch: int = Field(1, ge=1)  # avg-k: k paths per batch, gradients averaged, one step
     seed: int = 0
     amp: bool = True  # bf16 autocast on GPU (ignored on CPU)
+    cpu_bf16: bool = False  # bf16 autocast on CPU where it has AVX512-BF16 / AMX (else ignored; docs/performance.md)
     channels_last: bool = True  # channels-last memory format for training and evaluation (GPU and CPU)
     device: str = "auto"
     tensorboard: bool = False  # mirror metrics.jsonl to TensorBoard event files (needs the tensorboard package)
@@ -115,16 +126,6 @@ class ConfigError(ValueError):
     """A configuration file or override is invalid."""
 
 
-def _set_path(tree: dict[str, Any], dotted: str, value: Any) -> None:
-    parts = dotted.split(".")
-    node = tree
-    for p in parts[:-1]:
-        node = node.setdefault(p, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"override {dotted!r}: {p!r} is not a section")
-    node[parts[-1]] = value
-
-
 def parse_overrides(items: list[str]) -> dict[str, Any]:
     """``["protocol.lr=0.05", "mapping.wsbn=true"]`` -> nested dict (values parsed as YAML scalars)."""
     tree: dict[str, Any] = {}
@@ -137,7 +138,7 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         except yaml.YAMLError as exc:
             raise ConfigError(f"override {item!r}: {raw!r} is not a valid value ({_yaml_problem(exc)}); "
                               f"write a number, true/false, a word or a complete [list]") from None
-        _set_path(tree, key.strip(), value)
+        set_dotted(tree, key.strip(), value, ConfigError)
     return tree
 
 
@@ -146,14 +147,6 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     mark = getattr(exc, "problem_mark", None)
     return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else str(problem)
-
-
-def merge_trees(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    """``base`` updated recursively with ``extra`` (nested dicts merged, other values replaced)."""
-    out = dict(base)
-    for k, v in extra.items():
-        out[k] = merge_trees(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
 
 
 def build_config(tree: dict[str, Any], source: str = "config") -> RunCfg:
@@ -230,7 +223,7 @@ def load_tree(name_or_path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[st
     local = path.parent / base
     parent = load_tree(local if local.suffix in (".yaml", ".yml") and local.is_file() else base,
                        (*_seen, path.resolve()))
-    return merge_trees(parent, tree)
+    return merge(parent, tree)
 
 
 def load_config(path: str | Path | None, overrides: list[str] | None = None) -> RunCfg:
@@ -243,7 +236,7 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         tree = load_tree(resolved)
         source = str(resolved)
     if overrides:
-        tree = merge_trees(tree, parse_overrides(overrides))
+        tree = merge(tree, parse_overrides(overrides))
     return build_config(tree, source)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -16,19 +15,17 @@ import typer
 
 from wsbench.commands.common import fail
 
-#: Tables holding ground truth for each space, in order of preference.
-TABLES: dict[str, tuple[str, ...]] = {"nb201": ("nb201",), "nb101": ("nb101", "nb101-sample"),
-                                      "darts": ("darts-nb301", "nds-darts")}
-_HASH = re.compile(r"^[0-9a-f]{32}$")
-
 
 def _tables(space: str, data_dir: Path | None) -> list[Any]:
-    """The imported tables for ``space`` (NB101: the official table if imported, else the sample)."""
+    """The imported tables of ``space``, most complete first (only the first where the space's tables are
+    versions of one benchmark, e.g. NB101's official table and its sample)."""
     from wsbench.benchmarks.store import list_tables, load_table
+    from wsbench.registry import space_info
 
+    info = space_info(space)
     present = list_tables(data_dir)
-    names = [n for n in TABLES.get(space, ()) if n in present]
-    if space == "nb101":
+    names = [n for n in info.tables if n in present]
+    if info.nested_tables:
         names = names[:1]
     # tables built by `wsbench standalone` (named standalone-<space>-<dataset>) hold this space's ground truth too
     names += [n for n in present if n.startswith(f"standalone-{space}-")]
@@ -40,62 +37,30 @@ def _parsed(arch: Any) -> Any:
 
 
 def _resolve(space_name: str, sp: Any, text: str | None, matrix: str | None, ops: str | None,
-             tables: list[Any], data_dir: Path | None) -> Any:
-    """Turn the command-line form into an architecture of ``sp``."""
+             tables: list[Any]) -> Any:
+    """Turn the command-line form into an architecture of ``sp`` (the space's own ``lookup`` reads indices,
+    hashes and encodings; ``from_matrix`` the ``--matrix`` / ``--ops`` form)."""
     if matrix is not None or ops is not None:
-        if space_name != "nb101" or matrix is None or ops is None or text is not None:
-            raise ValueError("--matrix and --ops go together, only for nb101, and replace ARCH; give both, e.g. "
-                             "--matrix 0100 --ops in,out")
-        from wsbench.spaces.nb101 import from_matrix
-
+        from_matrix = getattr(sp, "from_matrix", None)
+        if from_matrix is None or matrix is None or ops is None or text is not None:
+            raise ValueError("--matrix and --ops go together, only for a space of adjacency-matrix cells (nb101), "
+                             "and replace ARCH; give both, e.g. --matrix 0100 --ops in,out")
         try:
             return from_matrix(matrix, ops)
         except ValueError as exc:
             raise ValueError(f"{exc}; give n ops and n x n matrix bits, e.g. --matrix 0100 --ops in,out") from None
     if text is None:
-        raise ValueError("give ARCH (or --matrix BITS --ops LIST for nb101)")
-    text = text.strip()
-    if space_name == "nb201" and text.isdigit():
-        if not tables:
-            from wsbench.benchmarks.store import load_table
-
-            load_table("nb201", data_dir)  # raises the 'not imported' message
-        gt = tables[0]
-        rows = (gt.column("index") == int(text)).nonzero()[0]
-        if not len(rows):
-            raise ValueError(f"index {text} is not in table {gt.name!r}; give an official index, 0..{len(gt) - 1}")
-        return sp.parse(str(gt.keys[rows[0]]))
-    if space_name == "nb101" and _HASH.match(text):
-        for gt in tables:
-            if gt.contains([text])[0]:
-                rec = gt.record(text)
-                from wsbench.spaces.nb101 import from_matrix
-
-                return from_matrix(rec["matrix"], rec["ops"])
-        raise ValueError(f"hash {text} is not in the imported NB101 tables {[t.name for t in tables]}; "
-                         f"give the cell as --matrix BITS --ops LIST")
-    if space_name == "darts" and text.startswith("[["):
-        return sp.parse_encoding(text)
-    return sp.parse(text)
+        raise ValueError(f"give ARCH, a {space_name} architecture")
+    return sp.lookup(text.strip(), tables)
 
 
 def check_in_space(space_name: str, sp: Any, arch: Any) -> None:
     """Raise ``ValueError`` naming the reason when ``arch`` parses but lies outside the space."""
     if sp.is_valid(arch):
         return
-    if space_name == "nb101":
-        from wsbench.spaces.nb101 import prune
-
-        pruned = prune(arch)
-        if pruned is None:
-            why = "it has no path from the input to the output; connect the input to the output"
-        elif pruned.n_vertices <= sp.max_vertices and pruned.num_edges <= sp.max_edges:
-            why = f"it is outside the sub-space {sp.subspace!r}"
-        else:
-            why = (f"pruned, it has {pruned.n_vertices} vertices and {pruned.num_edges} edges; give a cell of at "
-                   f"most {sp.max_vertices} vertices and {sp.max_edges} edges")
-        raise ValueError(f"the cell {sp.format(arch)} is not in the nb101 space: {why}")
-    raise ValueError(f"{sp.format(arch)} is not an architecture of the {space_name} space")
+    why = sp.why_invalid(arch)
+    detail = f": {why}" if why else ""
+    raise ValueError(f"{sp.format(arch)} is not an architecture of the {space_name} space{detail}")
 
 
 def register(app: typer.Typer) -> None:
@@ -118,7 +83,7 @@ def register(app: typer.Typer) -> None:
         try:
             sp = get_space(space)
             tables = _tables(space, data_dir)
-            a = _resolve(space, sp, text, matrix, ops, tables, data_dir)
+            a = _resolve(space, sp, text, matrix, ops, tables)
             check_in_space(space, sp, a)
             key, canonical, formatted = sp.key(a), sp.canonical_id(a), sp.format(a)
             records = {gt.name: gt.record(key) for gt in tables if gt.contains([key])[0]}

@@ -29,21 +29,25 @@ from wsbench.commands.common import fail, json_output, require_torch
 PRESET = "nb201-cpu"
 DIGITS_PRESET_NAME = "nb201-digits"
 
-# (label, key): the super-net's own ranking first, then the baseline it must beat, then the ensemble of the two
-# as its own named row. The acc_* keys rank by super-net accuracy whatever eval.proxy is.
-_ROWS = (
-    ("super-net accuracy (mean proxy %)", "supernet_accuracy"),
-    ("super-net: sparse Kendall-Tau", "acc_sparse_kendall_tau"),
-    ("super-net: Kendall-Tau", "acc_kendall_tau"),
-    ("super-net: Spearman", "acc_spearman"),
-    ("super-net: final model (GT of top-3, %)", "acc_final_model_accuracy"),
-    ("baseline params: sparse Kendall-Tau", "params_sparse_kendall_tau"),
-    ("baseline params: Spearman", "params_spearman"),
-    ("ensemble SN+params: sparse Kendall-Tau", "hybrid_sparse_kendall_tau"),
-    ("ensemble SN+params: Spearman", "hybrid_spearman"),
-    ("ensemble SN+params: final model (%)", "hybrid_final_model_accuracy"),
-    ("super-net: P>R", "p_beat_random"),
-)
+# The rows of the printed table, labelled from the metric registry: the super-net's own ranking first (the acc_*
+# keys rank by super-net accuracy whatever eval.proxy is), then the baseline it must beat, then the ensemble of
+# the two as its own named row.
+_OWN = ("sparse_kendall_tau", "kendall_tau", "spearman", "final_model_accuracy")
+_OTHERS = (("baseline params", "params", ("sparse_kendall_tau", "spearman")),
+           ("ensemble SN+params", "hybrid", ("sparse_kendall_tau", "spearman", "final_model_accuracy")))
+
+
+def _rows() -> list[tuple[str, str]]:
+    from wsbench.evaluate.metrics import REGISTRY
+
+    def label(key: str) -> str:
+        # the registry's label up to its explanation: "sparse Kendall-Tau", "final model", "P>R"
+        return REGISTRY[key].label.split(" (")[0].split(":")[0] + (" (%)" if key.endswith("accuracy") else "")
+
+    rows = [(REGISTRY["supernet_accuracy"].label, "supernet_accuracy")]
+    rows += [(f"super-net: {label(k)}", f"acc_{k}") for k in _OWN]
+    rows += [(f"{who}: {label(k)}", f"{prefix}_{k}") for who, prefix, keys in _OTHERS for k in keys]
+    return rows + [(f"super-net: {label('p_beat_random')}", "p_beat_random")]
 
 
 def print_metrics(metrics: dict, title: str) -> None:
@@ -54,7 +58,7 @@ def print_metrics(metrics: dict, title: str) -> None:
     table = Table(title=title)
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for label, key in _ROWS:
+    for label, key in _rows():
         value = metrics.get(key)
         table.add_row(label, "n/a" if value is None else f"{value:.4f}")
     Console().print(table)
@@ -244,5 +248,5 @@ def _train_and_report(cfg: Any, out: Path, data_dir: Path | None, start: float, 
                            f"{cfg.eval.ground_truth}; the super-net's own ranking first (sparse KdT threshold "
                            f"{cfg.eval.skt_threshold} pp, "
                            f"{time.time() - start:.0f} s)")
-    emit({k: metrics.get(k) for _, k in _ROWS})
+    emit({k: metrics.get(k) for _, k in _rows()})
     typer.echo(f"wrote {out / 'metrics.json'} and {out / 'scatter.png'}", err=True)

@@ -23,7 +23,8 @@ def _load(study: str, fidelity: str | None) -> Any:
 
 
 def _shard(text: str | None) -> tuple[int, int] | None:
-    from wsbench.experiments.spec import StudyError, parse_shard
+    from wsbench.experiments.expand import parse_shard
+    from wsbench.experiments.spec import StudyError
 
     try:
         return parse_shard(text)
@@ -33,7 +34,8 @@ def _shard(text: str | None) -> tuple[int, int] | None:
 
 def _expand(spec: Any) -> list[Any]:
     from wsbench.config import ConfigError
-    from wsbench.experiments.spec import StudyError, expand
+    from wsbench.experiments.expand import expand
+    from wsbench.experiments.spec import StudyError
 
     try:
         return expand(spec)
@@ -49,7 +51,7 @@ def _print_result(row: dict[str, Any]) -> None:
 
 def _run(spec: Any, out: Path, dry_run: bool, max_parallel: int | None, address: str | None, retry_diverged: bool,
          data_dir: Path | None, num_cpus_per_run: int, ray_token_file: Path | None = None) -> None:
-    from wsbench.experiments.spec import select_shard
+    from wsbench.experiments.expand import select_shard
 
     everything = _expand(spec)
     runs = select_shard(everything, spec.shard)

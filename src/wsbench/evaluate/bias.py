@@ -17,6 +17,7 @@ with the parameter count over all cells.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,11 +35,12 @@ def rank_error(score: np.ndarray, truth: np.ndarray) -> np.ndarray:
 
 def structural_properties(space: Any, archs: Sequence[Any], params: np.ndarray | None = None) -> pd.DataFrame:
     """One row per architecture: ``n_<op>`` counts for every operation the cells use, ``depth`` and the
-    parameter-count quintile ``params`` (when ``params`` is given)."""
+    parameter-count quintile ``params`` (when ``params`` is given); ``depth`` only where the space defines one."""
     names = [space.op_names(a) for a in archs]
     ops = sorted({n for row in names for n in row})
     frame = pd.DataFrame({f"n_{op}": [row.count(op) for row in names] for op in ops})
-    frame["depth"] = [space.depth(a) for a in archs]
+    with contextlib.suppress(NotImplementedError):  # a space may define no depth (optional in SearchSpace)
+        frame["depth"] = [space.depth(a) for a in archs]
     if params is not None and len(archs) >= 5:
         p = np.asarray(params, dtype=np.float64)
         edges = np.unique(np.quantile(p, [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]))

@@ -33,15 +33,16 @@ def _check_batches(batches: Sequence[Batch], what: str) -> None:
 def evaluate_archs(model: nn.Module, archs: Sequence[Any], bn_batches: Sequence[Batch],
                    eval_batches: Sequence[Batch], bn_mode: str = "bns-ft",
                    forward: ForwardFn | None = None, amp: bool = False,
-                   channels_last: bool = False) -> np.ndarray:
+                   channels_last: bool = False, cpu_bf16: bool = False) -> np.ndarray:
     """Top-1 accuracy (%) of each architecture in ``archs`` on ``eval_batches`` (see ``evaluate_archs_full``)."""
-    return evaluate_archs_full(model, archs, bn_batches, eval_batches, bn_mode, forward, amp, channels_last)[0]
+    return evaluate_archs_full(model, archs, bn_batches, eval_batches, bn_mode, forward, amp, channels_last,
+                               cpu_bf16)[0]
 
 
 def evaluate_archs_full(model: nn.Module, archs: Sequence[Any], bn_batches: Sequence[Batch],
                         eval_batches: Sequence[Batch], bn_mode: str = "bns-ft",
                         forward: ForwardFn | None = None, amp: bool = False,
-                        channels_last: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                        channels_last: bool = False, cpu_bf16: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Top-1 accuracy (%) and mean cross-entropy loss of each architecture in ``archs`` on ``eval_batches``.
 
     The loss comes from the same forward passes as the accuracy (no extra cost); as a proxy (``eval.proxy:
@@ -65,7 +66,7 @@ def evaluate_archs_full(model: nn.Module, archs: Sequence[Any], bn_batches: Sequ
     total = sum(int(y.numel()) for _, y in eval_batches)
     correct = torch.zeros(len(archs), dtype=torch.int64, device=device)
     losses = torch.zeros(len(archs), dtype=torch.float64, device=device)
-    with bn_reestimation(model), torch.no_grad(), autocast(device, amp):
+    with bn_reestimation(model), torch.no_grad(), autocast(device, amp, cpu_bf16):
         bn = BNEvaluator(model, mode, [b[0] for b in bn_batches] if mode == "bns-ft" else ())
         for i, arch in enumerate(archs):
             bn.prepare(_bind(fwd, arch))

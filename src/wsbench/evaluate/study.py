@@ -107,7 +107,8 @@ def evaluate_supernet(model: nn.Module, cfg: RunCfg, splits: Any, table: GroundT
     start = time.perf_counter()
     # channels-last inputs speed up evaluation on CPU too (bench/bench_eval.py), so the switch applies on both
     proxy, loss = evaluate_archs_full(model, archs, bn_batches, eval_batches, ev.bn_mode,
-                                      amp=cfg.protocol.amp and use_cuda, channels_last=cfg.protocol.channels_last)
+                                      amp=cfg.protocol.amp and use_cuda, channels_last=cfg.protocol.channels_last,
+                                      cpu_bf16=cfg.protocol.cpu_bf16)
     seconds = time.perf_counter() - start
 
     scores = proxy_scores(proxy, loss, params)

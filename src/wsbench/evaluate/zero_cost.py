@@ -126,11 +126,9 @@ def zero_cost_scores(build: Callable[[Any], nn.Module], archs: Sequence[Any], x:
 
 
 # -- cached scores of a table's cells ------------------------------------------------------------------------
-# the macro setting each space's stand-alone network is scored at: the benchmark's own (NB201 C=16 N=5; NB101
-# 128 channels, 3 cells per stack; DARTS the NB301 training network, C=32, 8 cells)
-SETTINGS: dict[str, dict[str, int]] = {"nb201": {"channels": 16, "cells_per_stage": 5},
-                                       "nb101": {"channels": 128, "cells_per_stage": 3},
-                                       "darts": {"channels": 32, "cells_per_stage": 8}}
+# the macro setting each space's stand-alone network is scored at is the benchmark's own, registered with the
+# space (SpaceInfo.zero_cost_setting: NB201 C=16 N=5; NB101 128 channels, 3 cells per stack; DARTS the NB301
+# training network, C=32, 8 cells)
 
 
 def batch_of(data_dir: Any = None, size: int = 64, seed: int = 0) -> tuple[Tensor, Tensor]:
@@ -162,21 +160,24 @@ def cached_zero_cost(table: Any, rows: np.ndarray | Sequence[int], proxies: Sequ
                      setting: dict[str, int] | None = None, threads: int | None = None) -> dict[str, np.ndarray]:
     """``{proxy: scores}`` of ``rows`` of ``table``, computed once per (cell, proxy) and kept in the data
     directory's cache (an atomic parquet of key + one column per proxy); later calls compute only what is
-    missing. The stand-alone networks are the space's own at ``setting`` (default ``SETTINGS[space]``)."""
+    missing. The stand-alone networks are the space's own at ``setting`` (default: the space's registered
+    ``zero_cost_setting``)."""
     import pandas as pd
 
     from wsbench.atomic import atomic_path
     from wsbench.config import MappingCfg
-    from wsbench.spaces import get_space
-    from wsbench.supernet import build_standalone
+    from wsbench.spaces import build_standalone, get_space
 
     unknown = [p for p in proxies if p not in _FUNCS]
     if unknown:
         raise ValueError(f"unknown zero-cost proxy {unknown[0]!r}; choose from {', '.join(PROXIES)}")
-    if table.space not in SETTINGS:
-        raise ValueError(f"no stand-alone network for space {table.space!r}; zero-cost proxies need nb201, nb101 "
-                         f"or darts")
-    setting = dict(setting or SETTINGS[table.space])
+    from wsbench.registry import space_info
+
+    info = space_info(table.space)
+    if info.standalone is None or not (setting or info.zero_cost_setting):
+        raise ValueError(f"space {table.space!r} registers no stand-alone network or zero-cost setting; "
+                         f"zero-cost proxies need both (SpaceInfo.standalone, SpaceInfo.zero_cost_setting)")
+    setting = dict(setting or info.zero_cost_setting)
     rows = np.asarray(rows, dtype=np.int64)
     keys = [str(k) for k in table.keys[rows]]
     path = cache_file(data_dir, table, batch, seed, setting)

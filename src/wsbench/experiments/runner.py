@@ -27,8 +27,9 @@ from typing import Any
 
 from wsbench import atomic
 from wsbench.atomic import write_json
+from wsbench.experiments.expand import expand, label_order, select_shard
 from wsbench.experiments.ray_connect import init_ray, use_auth_token
-from wsbench.experiments.spec import RunSpec, StudySpec, expand, label_order, select_shard
+from wsbench.experiments.spec import RunSpec, StudySpec
 from wsbench.experiments.store import DIVERGED, DONE, ResultStore
 
 STUDY_FILE = "study.json"

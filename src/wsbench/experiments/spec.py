@@ -16,16 +16,11 @@ A study is a YAML file (presets in ``studies/``)::
             drop: [...], seeds: [0]}
     paper: {...}                       # free-form facts (reported numbers) used by reports
 
-``expand(spec)`` resolves every run into a validated ``RunCfg``; a run's id is the first 12 hex characters of the
-sha256 of the canonical JSON of ``cfg.model_dump()``, so identical settings (a factor value equal to the base)
-collapse into one run that carries several ``(factor, value)`` labels.
+``wsbench.experiments.expand`` turns a parsed study into its runs (ids, shards).
 """
 
 from __future__ import annotations
 
-import copy
-import hashlib
-import itertools
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,7 +28,8 @@ from typing import Any, Literal
 
 import yaml
 
-from wsbench.config import RunCfg, build_config
+from wsbench.config import RunCfg
+from wsbench.dotted import merge, nest
 
 BASE_LABEL = "base"
 _TOP_KEYS = {"name", "description", "base", "mode", "seeds", "spaces", "factors", "fidelity", "paper"}
@@ -106,102 +102,10 @@ class RunSpec:
         return f"{self.id}  factor={self.factor} value={self.value} seed={self.seed}{space}{also}"
 
 
-def select_shard(runs: list[RunSpec], shard: tuple[int, int] | None) -> list[RunSpec]:
-    """Runs of shard ``K/N`` (1-based ``K``): every N-th run in the order of run ids, so that the shards of a
-    study are disjoint, cover it, and do not depend on the order of the YAML."""
-    if shard is None:
-        return runs
-    k, n = shard
-    if not (n >= 1 and 1 <= k <= n):
-        raise StudyError(f"shard {k}/{n}: need 1 <= K <= N (e.g. --shard 2/4)")
-    trainers = sorted({r.trained_by or r.id for r in runs})  # a trained super-net and its evaluations stay together
-    chosen = {t for i, t in enumerate(trainers) if i % n == k - 1}
-    return [r for r in runs if (r.trained_by or r.id) in chosen]
-
-
-def parse_shard(text: str | None) -> tuple[int, int] | None:
-    """``"2/4"`` -> ``(2, 4)``; ``None`` stays ``None``; anything else is a ``StudyError``."""
-    if text is None:
-        return None
-    try:
-        k, n = (int(x) for x in text.split("/"))
-    except ValueError:
-        raise StudyError(f"--shard must be K/N with integers, e.g. 2/4, got {text!r}") from None
-    if not (n >= 1 and 1 <= k <= n):
-        raise StudyError(f"--shard {text}: need 1 <= K <= N")
-    return k, n
-
-
 # -- helpers ------------------------------------------------------------------------------------------------------
 def value_label(value: Any) -> str:
     """Text label of a factor value: strings as they are, everything else as JSON (``0.05``, ``true``)."""
     return value if isinstance(value, str) else json.dumps(value)
-
-
-def train_key(cfg: RunCfg) -> str:
-    """Identity of what a run trains: its config without the evaluation settings (``eval.eval_every`` kept, since
-    it decides the evaluations along the training, and ``eval.ground_truth``, whose table pro-rata and sandwich
-    sample from). Runs with one key share one trained super-net."""
-    dump = cfg.model_dump(mode="json")
-    dump["eval"] = {k: dump["eval"].get(k) for k in ("eval_every", "ground_truth")}
-    dump.pop("name", None)
-    text = json.dumps(dump, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
-
-
-def run_id(cfg: RunCfg) -> str:
-    """First 12 hex characters of the sha256 of the canonical JSON of the resolved config."""
-    text = json.dumps(cfg.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
-
-
-def set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
-    """Set ``a.b.c`` in a nested dict (creating sections)."""
-    node = tree
-    parts = dotted.split(".")
-    for part in parts[:-1]:
-        nxt = node.setdefault(part, {})
-        if not isinstance(nxt, dict):
-            raise StudyError(f"key {dotted!r}: {part!r} is not a config section")
-        node = nxt
-    node[parts[-1]] = value
-
-
-def get_dotted(tree: dict[str, Any], dotted: str) -> Any:
-    """Value at ``a.b.c`` in a nested dict (KeyError when absent)."""
-    node: Any = tree
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            raise KeyError(dotted)
-        node = node[part]
-    return node
-
-
-def nest(flat: dict[str, Any]) -> dict[str, Any]:
-    """``{"protocol.lr": 0.1, "mapping": {"wsbn": true}}`` -> a nested dict (dotted keys expanded)."""
-    out: dict[str, Any] = {}
-    for key, value in flat.items():
-        if isinstance(value, dict):
-            value = nest(value)
-            try:
-                existing = get_dotted(out, str(key))
-            except KeyError:
-                existing = None
-            if isinstance(existing, dict):
-                value = merge(existing, value)
-        set_dotted(out, str(key), value)
-    return out
-
-
-def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    """Recursive merge of nested dicts (``extra`` wins); inputs are not modified."""
-    out = copy.deepcopy(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def find_study(name_or_path: str | Path) -> Path:
@@ -218,12 +122,10 @@ def find_study(name_or_path: str | Path) -> Path:
 def _load_tree(ref: Any, root: Path, what: str) -> dict[str, Any]:
     """A config tree given inline (mapping) or as a preset name/path (relative to the study file, cwd, configs/)."""
     if isinstance(ref, dict):
-        tree = nest(ref)
+        tree = _nest(ref)
         if isinstance(tree.get("base"), str):  # an inline tree may inherit from a preset, as preset files do
-            from wsbench.config import merge_trees
-
             parent = _load_tree(tree.pop("base"), root, what)
-            tree = merge_trees(parent, tree)
+            tree = merge(parent, tree)
         return tree
     if not isinstance(ref, str):
         raise StudyError(f"{what} must be a preset path or a mapping of config sections, got {type(ref).__name__}")
@@ -239,7 +141,7 @@ def _load_tree(ref: Any, root: Path, what: str) -> dict[str, Any]:
     from wsbench.config import ConfigError, load_tree
 
     try:
-        return nest(load_tree(path))  # the preset with its own ``base:`` chain resolved
+        return _nest(load_tree(path))  # the preset with its own ``base:`` chain resolved
     except ConfigError as exc:
         raise StudyError(f"{what}: {exc}") from None
 
@@ -255,7 +157,7 @@ def _parse_factors(raw: Any, where: str) -> list[Factor]:
         if isinstance(spec, list):
             if not spec:
                 raise StudyError(f"{where}: factor {name!r} has no values")
-            levels = tuple(Level(value_label(v), nest({name: v})) for v in spec)
+            levels = tuple(Level(value_label(v), _nest({name: v})) for v in spec)
         elif isinstance(spec, dict):
             levels = []
             for label, overrides in spec.items():
@@ -264,7 +166,7 @@ def _parse_factors(raw: Any, where: str) -> list[Factor]:
                 if not isinstance(overrides, dict):
                     raise StudyError(f"{where}: level {label!r} of group {name!r} must map dotted keys to values "
                                      f"(e.g. mapping.wsbn: true), got {overrides!r}")
-                levels.append(Level(str(label), nest(overrides)))
+                levels.append(Level(str(label), _nest(overrides)))
             levels = tuple(levels)
             if not levels:
                 raise StudyError(f"{where}: factor group {name!r} has no levels")
@@ -333,7 +235,7 @@ def _apply_fidelity(spec: StudySpec, raw: dict[str, Any], root: Path, where: str
     if unknown:
         raise StudyError(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(_FIDELITY_KEYS))})")
     base = _load_tree(raw["base"], root, f"{where}: base") if "base" in raw else spec.base
-    base = merge(base, nest(raw.get("set") or {}))
+    base = merge(base, _nest(raw.get("set") or {}))
     factors = list(spec.factors)
     names = [f.name for f in factors]
     for name in raw.get("drop") or []:
@@ -363,87 +265,5 @@ def load_study(name_or_path: str | Path, fidelity: str | None = None) -> StudySp
     return parse_study(tree, root=path.parent, fidelity=fidelity, source=str(path))
 
 
-# -- expansion ----------------------------------------------------------------------------------------------------
-def _apply_scale(tree: dict[str, Any], cfg: RunCfg, scale: dict[str, float], where: str) -> dict[str, Any]:
-    dump = cfg.model_dump(mode="json")
-    tree = copy.deepcopy(tree)
-    for key, factor in scale.items():
-        try:
-            value = get_dotted(dump, key)
-        except KeyError:
-            raise StudyError(f"{where}: scale key {key!r} is not a config field") from None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise StudyError(f"{where}: scale key {key!r} holds {value!r}, not a number")
-        set_dotted(tree, key, max(1, round(value * factor)) if isinstance(value, int) else value * factor)
-    return tree
-
-
-def _resolve(spec: StudySpec, base: dict[str, Any], overrides: list[dict[str, Any]], seed: int,
-             where: str) -> RunCfg:
-    tree = base
-    for extra in overrides:
-        tree = merge(tree, extra)
-    tree = merge(tree, {"protocol": {"seed": seed}, "name": spec.name})
-    cfg = build_config(tree, source=where)
-    if spec.scale:
-        cfg = build_config(_apply_scale(tree, cfg, spec.scale, where), source=where)
-    return cfg
-
-
-def expand(spec: StudySpec) -> list[RunSpec]:
-    """Every run of the study (deduplicated by id, in study order); config errors name the run and the key."""
-    runs: dict[str, RunSpec] = {}
-    seen: dict[tuple[tuple[str | None, int, str], str], str] = {}  # ((space, seed, factor), run id) -> level
-    spaces = spec.spaces or [(None, {})]
-
-    def add(space: str | None, tree: dict[str, Any], overrides: list[dict[str, Any]], factor: str, value: str,
-            seed: int, levels: dict[str, str]) -> None:
-        where = f"study {spec.name!r} run factor={factor} value={value} seed={seed}" + (
-            f" space={space}" if space else "")
-        cfg = _resolve(spec, tree, overrides, seed, where)
-        rid = run_id(cfg)
-        key = (space, seed, factor)
-        twin = seen.get((key, rid))
-        if twin is not None and twin != value and factor != BASE_LABEL:
-            raise StudyError(f"study {spec.name!r}: levels {twin!r} and {value!r} of factor {factor!r} resolve to the "
-                             f"same configuration (run {rid}"
-                             f"{', fidelity ' + repr(spec.fidelity) if spec.fidelity else ''}): the levels would "
-                             f"share one run and compare nothing; give them distinct values at this fidelity")
-        seen[(key, rid)] = value
-        if rid in runs:
-            if (factor, value) not in runs[rid].labels:
-                runs[rid].labels.append((factor, value))
-            return
-        runs[rid] = RunSpec(rid, cfg, factor, value, seed, space, [(factor, value)], dict(levels))
-
-    for space, space_tree in spaces:
-        tree = merge(spec.base, space_tree)
-        for seed in spec.seeds:
-            if spec.mode == "grid":
-                if not spec.factors:
-                    add(space, tree, [], BASE_LABEL, BASE_LABEL, seed, {})
-                names = ",".join(f.name for f in spec.factors)
-                for combo in itertools.product(*(f.levels for f in spec.factors)) if spec.factors else []:
-                    value = ",".join(lv.label for lv in combo)
-                    levels = {f.name: lv.label for f, lv in zip(spec.factors, combo, strict=True)}
-                    add(space, tree, [lv.overrides for lv in combo], names, value, seed, levels)
-            else:
-                add(space, tree, [], BASE_LABEL, BASE_LABEL, seed, {})
-                for factor in spec.factors:
-                    for lv in factor.levels:
-                        add(space, tree, [lv.overrides], factor.name, lv.label, seed, {factor.name: lv.label})
-    trainers: dict[str, str] = {}
-    for run in runs.values():  # runs that differ only in eval.* share the super-net of the first of them
-        first = trainers.setdefault(train_key(run.cfg), run.id)
-        if first != run.id:
-            run.trained_by = first
-    return list(runs.values())
-
-
-def label_order(spec: StudySpec) -> list[tuple[str, str]]:
-    """All ``(factor, value)`` labels of the study in their YAML order (base first for ofat)."""
-    if spec.mode == "grid":
-        names = ",".join(f.name for f in spec.factors)
-        return [(names, ",".join(lv.label for lv in combo))
-                for combo in itertools.product(*(f.levels for f in spec.factors))]
-    return [(BASE_LABEL, BASE_LABEL)] + [(f.name, lv.label) for f in spec.factors for lv in f.levels]
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    return nest(flat, StudyError)

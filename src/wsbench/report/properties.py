@@ -29,7 +29,8 @@ import pandas as pd
 
 from wsbench.spaces.base import SearchSpace
 
-STRUCTURAL = ("residual", "params", "n_conv3x3", "op@<edge|node>")
+#: Properties of every space; a space adds its own (``SearchSpace.properties``, e.g. NB101 ``residual``).
+STRUCTURAL = ("params", "n_conv3x3", "op@<edge|node>")
 _OP_RE = re.compile(r"^op@(?:(?P<cell>normal|reduce):)?(?P<a>\d+)(?:-(?P<b>\d+))?$")
 
 
@@ -57,8 +58,8 @@ def archs_from_keys(space: SearchSpace[Any], keys: Sequence[str], texts: dict[st
         try:
             out.append(space.parse(text))
         except ValueError as exc:
-            hint = " (NB101 keys are hashes: keep the run's evals/archs.json next to the parquet)" \
-                if space.name == "nb101" else ""
+            hint = " (if the table's keys are hashes, as NB101's are, keep the run's evals/archs.json next to " \
+                "the parquet)" if not texts else ""
             raise PropertyError(f"cannot recover the {space.name} architecture of key {key!r}{hint}: {exc}") from exc
     return out
 
@@ -82,34 +83,12 @@ def op_at(space: SearchSpace[Any], arch: Any, where: str) -> str:
     if m is None:
         raise PropertyError(f"malformed property 'op@{where}'; use op@<k> or op@<i>-<j> (NB201 edge i->j)")
     a, b, cell = int(m["a"]), m["b"], m["cell"]
-    if space.name == "nb201":
-        from wsbench.spaces.nb201 import EDGES
-
-        if cell is not None:
-            raise PropertyError("NB201 has one cell: use op@<k> or op@<i>-<j>")
-        k = EDGES.index((a, int(b))) if b is not None and (a, int(b)) in EDGES else (a if b is None else -1)
-        if not 0 <= k < len(EDGES):
-            raise PropertyError(f"NB201 has no edge {where!r}; edges are 0..5 or i-j in {EDGES}")
-        return str(arch.op_names[k])
-    if b is not None:
-        raise PropertyError(f"op@<i>-<j> names an NB201 edge; on {space.name} use op@<k>")
-    if space.name == "nb101":
-        if cell is not None:
-            raise PropertyError("NB101 has one cell: use op@<vertex>")
-        from wsbench.spaces.nb101 import prune
-
-        ops = (prune(arch) or arch).ops
-        if a < 1:
-            raise PropertyError("NB101 vertex 0 is the input; op@1 is the first node")
-        return str(ops[a]) if a < len(ops) - 1 else "absent"
-    if space.name == "darts":
-        from wsbench.spaces.darts import OPS
-
-        pairs = arch.reduce if cell == "reduce" else arch.normal
-        if not 0 <= a < len(pairs):
-            raise PropertyError(f"a DARTS cell has edges 0..{len(pairs) - 1}, got {a}")
-        return str(OPS[pairs[a][1]])
-    raise PropertyError(f"op@ is not defined for space {space.name!r}")
+    try:
+        return str(space.op_at(arch, a, None if b is None else int(b), cell))
+    except NotImplementedError:
+        raise PropertyError(f"op@ is not defined for space {space.name!r}") from None
+    except ValueError as exc:
+        raise PropertyError(str(exc)) from None
 
 
 def property_values(frame: pd.DataFrame, prop: str, space: SearchSpace[Any] | None = None,
@@ -121,8 +100,9 @@ def property_values(frame: pd.DataFrame, prop: str, space: SearchSpace[Any] | No
     """
     if prop in frame.columns:
         return frame[prop].rename(prop)
-    if prop not in ("residual", "n_conv3x3", "params") and not prop.startswith("op@"):
-        raise PropertyError(f"unknown colour-by property {prop!r}; choose one of {', '.join(STRUCTURAL)} "
+    own = tuple(getattr(space, "properties", ())) if space is not None else ()
+    if prop not in ("n_conv3x3", "params", *own) and not prop.startswith("op@"):
+        raise PropertyError(f"unknown colour-by property {prop!r}; choose one of {', '.join(STRUCTURAL + own)} "
                             f"or a column of the evaluation table {list(frame.columns)}")
     if space is None:
         raise PropertyError(f"property {prop!r} needs the run's search space")
@@ -130,12 +110,8 @@ def property_values(frame: pd.DataFrame, prop: str, space: SearchSpace[Any] | No
         raise PropertyError(f"property {prop!r} needs a 'key' column in the evaluation table")
     archs = archs_from_keys(space, frame["key"].astype(str).tolist(), texts)
     values: list[Any]
-    if prop == "residual":
-        if space.name != "nb101":
-            raise PropertyError(f"'residual' (input->output edge) is an NB101 property; {space.name} has none")
-        from wsbench.spaces.nb101 import has_residual
-
-        values = [bool(has_residual(a)) for a in archs]
+    if prop in own:
+        values = [space.property_value(a, prop) for a in archs]
     elif prop == "n_conv3x3":
         values = [n_conv3x3(space, a) for a in archs]
     elif prop == "params":

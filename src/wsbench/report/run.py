@@ -14,17 +14,18 @@ from typing import Any
 import numpy as np
 
 from wsbench.evaluate import metrics as M
+from wsbench.registry import SpaceInfo, space_info
 from wsbench.report import plots
 from wsbench.report.document import Alert, Code, Document, Figure, Section, Text, rows_table
 from wsbench.report.properties import PropertyError, key_texts, property_values
 from wsbench.report.rundata import RunData, correlation_rows, load_run
 
-#: The property the bias scatter is coloured by when the user names none.
-DEFAULT_COLOR_BY = {"nb101": "residual", "nb201": "n_conv3x3", "darts": "params"}
-#: Samplers compared in the coverage figure (NB101 Random-A needs the 423k-cell enumeration: left out).
-COVERAGE_SAMPLERS = {"nb201": ("random_nas", "random_a", "fairnas"), "nb101": ("random_nas", "fairnas")}
 _OTHER_METRICS = tuple((k, M.REGISTRY[k].label) for k in ("supernet_accuracy", "final_model_accuracy",
                                                             "p_beat_random", "found_quantile", "n_archs"))
+
+
+def _info(run: RunData) -> SpaceInfo:
+    return space_info(run.space_name)
 
 
 def _column_label(name: str) -> str:
@@ -164,7 +165,7 @@ def bias_section(run: RunData, assets: Path, color_by: str | None) -> Section:
         return sec
     from wsbench.spaces import get_space
 
-    prop = color_by or DEFAULT_COLOR_BY.get(run.space_name)
+    prop = color_by or _info(run).color_by  # the space's registered default
     values = None
     if prop:
         try:
@@ -217,14 +218,15 @@ def curves_section(run: RunData, assets: Path) -> Section:
 def sampling_section(run: RunData, assets: Path, table: Any, n_paths: int, seed: int) -> Section:
     """Ground-truth rank and accuracy of the paths each sampler draws."""
     sec = Section("sampling", "Sampler coverage")
-    samplers = list(COVERAGE_SAMPLERS.get(run.space_name, ()))
+    samplers = list(_info(run).coverage_samplers)  # registered with the space
     if not samplers or table is None or n_paths <= 0:
         why = ("disabled" if n_paths <= 0 else "the ground-truth table is not available" if table is None
                else f"not drawn for space {run.space_name}")
         sec.blocks.append(Text(f"Sampler coverage: {why}."))
         return sec
     own = str(run.cfg("protocol", "sampler", ""))
-    if own and own not in samplers and not (own == "random_a" and run.space_name == "nb101"):
+    # Random-A is drawn only where the space registers it (NB101's needs the 423k-cell enumeration)
+    if own and own not in samplers and own != "random_a":
         samplers.append(own)
     metric = _reference(run).metric
     from wsbench.spaces import get_space

@@ -9,8 +9,8 @@ from wsbench.sampling.samplers import (
     Sampler,
     SamplerError,
     make_sampler,
-    permuted_choices,
 )
+from wsbench.spaces.base import permuted_choices
 
 __all__ = ["SAMPLERS", "FairNAS", "ProRata", "RandomA", "RandomNAS", "Sampler", "SamplerError", "make_sampler",
            "permuted_choices"]

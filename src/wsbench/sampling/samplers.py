@@ -28,13 +28,17 @@ part of ``state_dict()`` (plain python types, loadable with ``torch.load(weights
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import numpy as np
 
+from wsbench.benchmarks.subspace import space_size
+from wsbench.registry import space_names
 from wsbench.spaces.base import SearchSpace
+
+#: Spaces of at most this many cells are enumerated for pro-rata / sandwich (NB201); larger ones draw from a table.
+ENUMERATE_AT_MOST = 100_000
 
 SAMPLERS = ("random_nas", "random_a", "fairnas", "pro_rata", "sandwich")
 
@@ -140,61 +144,12 @@ class Sandwich(Sampler):
 
 # -- FairNAS builders -------------------------------------------------------------------------------------------
 def _fair_builder(space: SearchSpace[Any]) -> Callable[[np.random.Generator], list[Any]]:
+    """The space's own ``fair_paths(rng)`` (each space defines its strictly fair draw in its folder)."""
     hook = getattr(space, "fair_paths", None)
     if callable(hook):
         return lambda rng: list(hook(rng))
-    name = getattr(space, "name", "")
-    if name == "nb201":
-        return _fair_nb201
-    if name == "nb101":
-        return functools.partial(_fair_nb101, space)
-    if name == "darts":
-        return functools.partial(_fair_darts, space)
-    raise SamplerError(f"FairNAS is not defined for space {name!r}: give the space a fair_paths(rng) method")
-
-
-def permuted_choices(rng: np.random.Generator, n_places: int, n_ops: int) -> np.ndarray:
-    """``(n_ops, n_places)`` matrix: column ``e`` is an independent random permutation of ``range(n_ops)``.
-
-    Row ``t`` is the operation choice of path ``t``; each operation appears exactly once in every column.
-    """
-    return rng.permuted(np.tile(np.arange(n_ops), (n_places, 1)), axis=1).T
-
-
-def _fair_nb201(rng: np.random.Generator) -> list[Any]:
-    from wsbench.spaces.nb201 import EDGES, OPS, NB201Arch
-
-    choice = permuted_choices(rng, len(EDGES), len(OPS))
-    return [NB201Arch(ops=tuple(int(o) for o in row)) for row in choice]
-
-
-def _fair_nb101(space: Any, rng: np.random.Generator) -> list[Any]:
-    """NB101: draw one topology (a uniform encoding), then permute the 3 ops over its interior nodes.
-
-    Pruning of an NB101 cell depends on its graph only, so every op assignment of the topology stays valid.
-    """
-    from wsbench.spaces.nb101 import OPS
-
-    topo = space.sample(rng, 1)[0]
-    choice = permuted_choices(rng, len(topo.ops) - 2, len(OPS))
-    return [type(topo)(topo.bits, (topo.ops[0],) + tuple(OPS[int(o)] for o in row) + (topo.ops[-1],))
-            for row in choice]
-
-
-def _fair_darts(space: Any, rng: np.random.Generator) -> list[Any]:
-    """DARTS: draw one topology (inputs of every node), then permute the 7 ops over each of the 16 edges."""
-    from wsbench.spaces.darts import OPS
-
-    topo = space.sample(rng, 1)[0]
-    cells = (topo.normal, topo.reduce)
-    n_edges = sum(len(c) for c in cells)
-    choice = permuted_choices(rng, n_edges, len(OPS))
-    out = []
-    for row in choice:
-        it = iter(int(o) for o in row)
-        new_cells = [tuple((int(inp), next(it)) for inp, _ in cell) for cell in cells]
-        out.append(type(topo)(normal=new_cells[0], reduce=new_cells[1]))
-    return out
+    raise SamplerError(f"FairNAS is not defined for space {getattr(space, 'name', '?')!r}: give the space a "
+                       f"fair_paths(rng) method")
 
 
 # -- pro-rata population ----------------------------------------------------------------------------------------
@@ -214,7 +169,8 @@ def _enumerated_params(space: Any) -> tuple[tuple[Hashable, ...], np.ndarray]:
 def _pro_rata_population(space: SearchSpace[Any], table: Any) -> tuple[Sequence[Any], np.ndarray]:
     """The architectures pro-rata / sandwich draw from, with their parameter counts: the enumeration of NB201,
     else the rows of ``table`` that the space can represent and holds (its sub-space, e.g. NB101 ``A4``)."""
-    if getattr(space, "name", "") == "nb201" and hasattr(space, "enumerate"):
+    size = space_size(space.name) if space.name in space_names() else None
+    if hasattr(space, "enumerate") and size is not None and size <= ENUMERATE_AT_MOST:
         return _enumerated_params(space)
     if table is None or "params" not in getattr(table, "columns", []):
         raise SamplerError(f"pro-rata/sandwich on space {space.name!r} needs a ground-truth table with a 'params' "

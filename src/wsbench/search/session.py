@@ -11,34 +11,8 @@ paradigm). Both write ``OUT/curves.csv`` (``run, evaluations, time, regret``), `
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-
-@dataclass(frozen=True)
-class SpaceDefaults:
-    """Default table and metrics of one space, with the caveats the summary must state."""
-
-    tables: tuple[str, ...]
-    valid: str
-    test: str
-    time: str | None
-    notes: tuple[str, ...] = ()
-
-
-DEFAULTS: dict[str, SpaceDefaults] = {
-    "nb101": SpaceDefaults(("nb101", "nb101-sample"), "valid_acc", "test_acc", "train_time"),
-    "nb201": SpaceDefaults(
-        ("nb201",), "cifar10_val_12ep", "cifar10_test_200ep", None,
-        ("the NB201 table has no 200-epoch validation accuracy: the search maximises the 12-epoch validation "
-         "accuracy (cifar10_val_12ep), the realistic cheap signal, and is judged on the 200-epoch test accuracy",
-         "time is unknown (the table has no training times): curves are per evaluation only")),
-    "darts": SpaceDefaults(
-        ("darts-nb301",), "valid_acc", "valid_acc", None,
-        ("time is unknown (the table has no training times): curves are per evaluation only",)),
-}
-
 
 DEFAULT_BUDGET = 10_000
 
@@ -50,12 +24,19 @@ def run_search(space: str, algo: str, runs: int, budget: int, out: Path, subspac
     from wsbench.atomic import write_json, write_text
     from wsbench.benchmarks.store import list_tables, load_table
     from wsbench.benchmarks.subspace import space_size
+    from wsbench.registry import SpaceRegistryError, space_info
     from wsbench.search import SearchError, TabularProblem, final_regrets, get_algorithm, mean_ci, run_many
     from wsbench.search.plot import plot_regret
     from wsbench.spaces import get_space
 
-    if space not in DEFAULTS:
-        raise SearchError(f"unknown space {space!r}; choose one of {sorted(DEFAULTS)}")
+    try:
+        d = space_info(space)  # the space's default tables and metrics live in its registration
+    except SpaceRegistryError as exc:
+        raise SearchError(str(exc)) from None
+    if (table is None and not d.tables) or (valid_metric or d.valid_metric) is None \
+            or (test_metric or d.test_metric) is None:
+        raise SearchError(f"space {space!r} registers no default table and metrics; give --table, "
+                          f"--valid-metric and --test-metric")
     if runs < 1 or budget < 1:
         raise SearchError(f"--runs and --budget must be at least 1 (got {runs} and {budget})")
     algos = [a.strip().lower() for a in algo.split(",") if a.strip()]
@@ -63,21 +44,21 @@ def run_search(space: str, algo: str, runs: int, budget: int, out: Path, subspac
         raise SearchError("give at least one search algorithm (rs, gs, re, or several: rs,gs,re)")
     for a in algos:
         get_algorithm(a)
-    d = DEFAULTS[space]
     if table is None:
         have = list_tables(data_dir)
-        table = next((t for t in d.tables if t in have), d.tables[-1])
+        table = next((t for t in d.tables if t in have), d.tables[0])
     gt = load_table(table, data_dir)
-    valid = valid_metric or d.valid
-    test = test_metric or d.test
-    time_metric = d.time if d.time and gt.has(d.time) else None
+    valid = valid_metric or d.valid_metric
+    test = test_metric or d.test_metric
+    time_metric = d.time_metric if d.time_metric and gt.has(d.time_metric) else None
     problem = TabularProblem(get_space(space), gt, valid, test, time_metric=time_metric, subspace=subspace,
                              space_size=space_size(space, subspace))
     notes = [n for n in d.notes if valid_metric is None or "validation" not in n]
     if valid == test:
         notes.append(f"the search maximises the metric it is judged on ({valid}): the regret is optimistic")
-    if d.time and time_metric is None:
-        notes.append(f"time is unknown (table {table!r} has no {d.time!r} column): curves are per evaluation only")
+    if d.time_metric and time_metric is None:
+        notes.append(f"time is unknown (table {table!r} has no {d.time_metric!r} column): curves are per "
+                     f"evaluation only")
     if cov := problem.coverage.note():
         notes.insert(0, cov)
     elif problem.coverage.space_size is None:
@@ -178,9 +159,11 @@ def run_ws_search(run_dir: Path, algo: str, runs: int, budget: int | None, out: 
     ws = ws_search(problem, algo, runs, budget, seed, supernet.seconds, budget_seconds, times)
     ws_elapsed = time.perf_counter() - t0
 
-    d = DEFAULTS.get(space.name)
+    from wsbench.registry import space_info
+
+    own_valid = space_info(space.name).valid_metric
     notes = list(ws.notes)
-    valid = valid_metric or (d.valid if d is not None and table.has(d.valid) else test)
+    valid = valid_metric or (own_valid if own_valid is not None and table.has(own_valid) else test)
     if valid == test:
         notes.append(f"the baseline maximises the metric it is judged on ({test}): its regret is optimistic")
     bs_budget = budget if budget is not None else int(ws.curves.groupby("run")["evaluations"].max().max())

@@ -68,6 +68,7 @@ class SupernetScorer:
         self._decode = row_decoder(self.space, self.table)
         self._amp = bool(cfg.protocol.amp and self.run.comps.device.type == "cuda")
         self._channels_last = bool(cfg.protocol.channels_last)
+        self._cpu_bf16 = bool(cfg.protocol.cpu_bf16)
         n = len(self.table)
         self._score = np.full(n, np.nan)
         self._cost = np.full(n, np.nan)
@@ -111,7 +112,8 @@ class SupernetScorer:
             t0 = time.perf_counter()
             archs = [self._decode(int(r)) for r in chunk]
             acc = evaluate_archs(self.run.model, archs, self.bn_batches, self.eval_batches, self.bn_mode,
-                                 amp=self._amp, channels_last=self._channels_last)  # reads back: synchronised
+                                 amp=self._amp, channels_last=self._channels_last,
+                                 cpu_bf16=self._cpu_bf16)  # reads back: synchronised
             seconds = time.perf_counter() - t0
             self._score[chunk] = acc
             self._cost[chunk] = seconds / len(chunk)

@@ -1,43 +1,48 @@
-"""Search spaces (pure python + numpy): NAS-Bench-101, NAS-Bench-201 and DARTS/NDS.
+"""Search spaces, one folder each (``nb101/``, ``nb201/``, ``darts/``; see :mod:`wsbench.registry` for how a
+space registers and where third-party spaces are found).
 
-``get_space(name)`` imports the requested space's module only when it is asked for.
+``get_space(name)`` builds a space (pure python + numpy); ``build_supernet`` / ``build_standalone`` build its torch
+networks, importing the space's ``supernet`` module only then; ``space_of(cfg)`` is the space of a run config.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-from wsbench.spaces.base import SearchSpace, malformed
-
-SPACES: tuple[str, ...] = ("nb101", "nb201", "darts")
-
-_REGISTRY: dict[str, tuple[str, str]] = {
-    "nb101": ("wsbench.spaces.nb101", "NB101Space"),
-    "nb201": ("wsbench.spaces.nb201", "NB201Space"),
-    "darts": ("wsbench.spaces.darts", "DartsSpace"),
-}
+from wsbench.registry import SpaceInfo, SpaceRegistryError, register_space, space_info, space_names
+from wsbench.spaces.base import SearchSpace, malformed, permuted_choices
 
 
 def get_space(name: str, **options: Any) -> SearchSpace[Any]:
-    """A new instance of the search space ``name`` (one of ``SPACES``); ``options`` go to its constructor."""
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown search space {name!r}; choose one of {', '.join(SPACES)}")
-    module, cls = _REGISTRY[name]
-    space = getattr(importlib.import_module(module), cls)(**options)
+    """A new instance of the registered search space ``name``; ``options`` go to its constructor."""
+    info = space_info(name)
+    space = info.build_space(**options)
     if not isinstance(space, SearchSpace):
-        raise TypeError(f"{module}.{cls} is not a SearchSpace")
+        raise SpaceRegistryError(f"space {name!r} built a {type(space).__name__}, not a wsbench SearchSpace")
     return space
 
 
-__all__ = ["SPACES", "SearchSpace", "get_space", "malformed"]
-
-
 def space_of(cfg: Any) -> SearchSpace[Any]:
-    """The search space of a run config, restricted to ``cfg.space.subspace`` when one is set (NB101 only)."""
-    if cfg.space.subspace is None:
-        return get_space(cfg.space.name)
-    if cfg.space.name != "nb101":
-        raise ValueError(f"space.subspace={cfg.space.subspace!r} is only defined for nb101 (A1..A4, "
-                         f"with_residual, without_residual, full)")
-    return get_space("nb101", subspace=cfg.space.subspace)
+    """The search space of a run config, restricted to ``cfg.space.subspace`` when one is set."""
+    info = space_info(cfg.space.name)
+    subspace = info.canonical_subspace(cfg.space.subspace)
+    return get_space(info.name) if subspace is None else get_space(info.name, subspace=subspace)
+
+
+def build_supernet(space: str, mapping: Any, num_classes: int, in_channels: int = 3,
+                   subspace: str | None = None) -> Any:
+    """The super-net of ``space`` under the mapping ``mapping`` for ``num_classes`` outputs (torch).
+
+    ``subspace`` (``SpaceCfg.subspace``) restricts the super-net where the space supports it (NB101 with
+    ``mapping.dynamic_channels="disable"`` needs it).
+    """
+    return space_info(space).build_supernet(mapping, num_classes, in_channels, subspace)
+
+
+def build_standalone(space: str, arch: Any, mapping: Any, num_classes: int, in_channels: int = 3) -> Any:
+    """The plain stand-alone network of ``arch`` in ``space`` under ``mapping`` (only the chosen ops; torch)."""
+    return space_info(space).build_standalone(arch, mapping, num_classes, in_channels)
+
+
+__all__ = ["SearchSpace", "SpaceInfo", "SpaceRegistryError", "build_standalone", "build_supernet", "get_space",
+           "malformed", "permuted_choices", "register_space", "space_info", "space_names", "space_of"]

@@ -14,8 +14,8 @@ Three string forms matter:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Sequence
-from typing import ClassVar, Generic, TypeVar
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 
@@ -73,6 +73,34 @@ class SearchSpace(ABC, Generic[A]):
         """Longest input -> output path of the cell, in operations (structural property)."""
         raise NotImplementedError(f"space {self.name!r} does not define a depth")
 
+    def lookup(self, text: str, tables: Sequence[Any] = ()) -> A:
+        """An architecture from any form a user may type: the text form by default; a space adds its own
+        (an NB201 index, an NB101 hash, a DARTS encoding), looked up in its imported ``tables`` where needed."""
+        return self.parse(text)
+
+    def why_invalid(self, arch: A) -> str:
+        """Why ``arch`` (which parsed) lies outside the space, with the fix; ``""`` when there is nothing to add."""
+        return ""
+
+    #: Structural properties of this space beyond op names, depth and params (``property_value``), used to colour
+    #: the bias plots (e.g. NB101 ``residual``).
+    properties: ClassVar[tuple[str, ...]] = ()
+
+    def property_value(self, arch: A, name: str) -> Any:
+        """The value of one of :attr:`properties` for ``arch``."""
+        raise NotImplementedError(f"space {self.name!r} has no property {name!r}")
+
+    def op_at(self, arch: A, index: int, target: int | None = None, cell: str | None = None) -> str:
+        """The operation at one place of the cell (``op@<index>``, ``op@<index>-<target>`` for an edge given by
+        its two nodes, ``op@<cell>:<index>`` for a space with several cells); ``ValueError`` for a place the
+        space does not have."""
+        raise NotImplementedError(f"space {self.name!r} does not name the places of its cell")
+
+    def table_neighbours(self, table: Any, mask: np.ndarray) -> Callable[[int], np.ndarray] | None:
+        """Optional fast path for local search on a ground-truth table: ``row -> sorted neighbour rows inside
+        mask``. ``None`` (the default) makes the search decode rows and look ``neighbours`` up by key."""
+        return None
+
     # -- helpers ----------------------------------------------------------------------------------
     def keys(self, archs: Sequence[A]) -> list[str]:
         """Table keys of many architectures."""
@@ -83,3 +111,12 @@ def malformed(space: str, text: str, expected: str, why: str = "") -> ValueError
     """A ``ValueError`` that names the offending text and shows the expected form."""
     detail = f" ({why})" if why else ""
     return ValueError(f"malformed {space} architecture {text!r}{detail}; expected the form {expected}")
+
+
+def permuted_choices(rng: np.random.Generator, n_places: int, n_ops: int) -> np.ndarray:
+    """``(n_ops, n_places)`` matrix: column ``e`` is an independent random permutation of ``range(n_ops)``.
+
+    Row ``t`` is the operation choice of path ``t``; each operation appears exactly once in every column: the
+    FairNAS strict-fairness draw that a space's ``fair_paths`` builds its paths from.
+    """
+    return rng.permuted(np.tile(np.arange(n_ops), (n_places, 1)), axis=1).T

@@ -30,7 +30,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from wsbench.config import DataCfg, MappingCfg, ProtocolCfg, merge_trees, parse_overrides
+from wsbench.config import DataCfg, MappingCfg, ProtocolCfg, parse_overrides
+from wsbench.dotted import merge
 
 
 class StandaloneError(ValueError):
@@ -69,7 +70,7 @@ class StandaloneProtocol(_Cfg):
 
     name: str = "standalone"
     description: str = ""
-    space: Literal["nb101", "nb201", "darts"] | None = None  # the space the preset is meant for (None: any)
+    space: str | None = None  # the (registered) space the preset is meant for (None: any)
     mapping: MappingCfg = MappingCfg(bn_track_running_stats=True)
     train: TrainSpec = TrainSpec()
     data: DataCfg = DataCfg()
@@ -138,11 +139,11 @@ def load_protocol(name_or_path: str | Path, overrides: list[str] | None = None,
     tree, source = _preset_tree(name_or_path)
     if overrides:
         try:
-            tree = merge_trees(tree, parse_overrides(overrides))
+            tree = merge(tree, parse_overrides(overrides))
         except ValueError as exc:
             raise StandaloneError(str(exc)) from None
     if dataset is not None:
-        tree = merge_trees(tree, {"data": {"dataset": dataset}})
+        tree = merge(tree, {"data": {"dataset": dataset}})
     return build_protocol(tree, source)
 
 

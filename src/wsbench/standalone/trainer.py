@@ -25,8 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from wsbench.config import DataCfg
+from wsbench.spaces import build_standalone  # noqa: F401 - part of this module's API
 from wsbench.standalone.protocol import StandaloneProtocol
-from wsbench.supernet import build_standalone  # noqa: F401 - part of this module's API
 from wsbench.supernet.base import autocast, count_params
 from wsbench.train.optim import build_optimizer, build_schedule, clip_gradients
 from wsbench.train.setup import resolve_device, seed_from

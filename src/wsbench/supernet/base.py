@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from wsbench.config import MappingCfg
+from wsbench.machine import cpu_has_bf16
 
 
 class SuperNet(nn.Module, metaclass=ABCMeta):
@@ -47,8 +48,12 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager[Any]:
-    """bf16 autocast on a GPU when ``enabled`` (``protocol.amp``); a no-op elsewhere."""
+def autocast(device: torch.device, enabled: bool, cpu_bf16: bool = False) -> contextlib.AbstractContextManager[Any]:
+    """bf16 autocast on a GPU when ``enabled`` (``protocol.amp``), on a CPU when ``cpu_bf16``
+    (``protocol.cpu_bf16``) and the CPU computes bf16 natively (AVX512-BF16 / AMX; off where absent); a no-op
+    elsewhere."""
     if enabled and device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
+    if cpu_bf16 and device.type == "cpu" and cpu_has_bf16():
+        return torch.autocast("cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext()

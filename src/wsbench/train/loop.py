@@ -190,7 +190,7 @@ def train_step(tr: Trainer, x: torch.Tensor, y: torch.Tensor, meter: Meter) -> N
     tr.optimizer.zero_grad(set_to_none=True)
     k = len(paths)
     for arch in paths:
-        with autocast(tr.comps.device, tr.cfg.protocol.amp):
+        with autocast(tr.comps.device, tr.cfg.protocol.amp, tr.cfg.protocol.cpu_bf16):
             logits = tr.model(x, arch)
         loss = F.cross_entropy(logits.float(), y)
         (loss / k).backward()

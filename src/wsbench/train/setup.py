@@ -76,7 +76,7 @@ def load_ground_truth(cfg: EvalCfg, data_dir: Path | None) -> Any:
 def build_components(cfg: RunCfg, data_dir: Path | None, need_table: bool = True) -> Components:
     """Build the real components of ``cfg`` (imports torch-side modules lazily)."""
     from wsbench.data import load_splits
-    from wsbench.supernet import build_supernet
+    from wsbench.spaces import build_supernet
 
     device = resolve_device(cfg.protocol.device)
     if cfg.protocol.threads is not None:

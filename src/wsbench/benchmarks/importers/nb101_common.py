@@ -87,7 +87,7 @@ def matrix_features(path: Path, bits: np.ndarray, n_vertices: np.ndarray) -> tup
 def check_keys_against_space(path: Path, keys: np.ndarray, bits: np.ndarray, ops: np.ndarray) -> None:
     """Recompute the hash of a few cells with the NB101 space (when available) and compare."""
     try:
-        from wsbench.spaces.nb101 import NB101Space, from_matrix
+        from wsbench.spaces.nb101.space import NB101Space, from_matrix
     except ImportError:  # the space module is optional for importing
         return
     space = NB101Space()

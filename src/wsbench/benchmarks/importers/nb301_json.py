@@ -47,7 +47,7 @@ def read(path: Path, data_dir: Path) -> GroundTruth:
     records = doc[DATASET]
     if path.name == SHARED_NAME:
         check_rows(path, len(records), SHARED_ROWS)
-    from wsbench.spaces.darts import DartsSpace
+    from wsbench.spaces.darts.space import DartsSpace
 
     space = DartsSpace()
     cols: dict[str, list[Any]] = {"key": [], "arch": [], "index": [], "valid_acc": [], "params": [], "flops": []}

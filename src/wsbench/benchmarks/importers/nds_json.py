@@ -62,7 +62,7 @@ def read(path: Path, data_dir: Path) -> GroundTruth:
         raise fail(path, "expected a non-empty JSON list of NDS records ({'net': {'genotype': ...}, "
                          "'test_ep_top1': [...], ...})")
     try:
-        from wsbench.spaces.darts import DartsSpace
+        from wsbench.spaces.darts.space import DartsSpace
     except ImportError as exc:
         raise TableError(f"{path}: the DARTS search space module is not available ({exc})") from exc
     space = DartsSpace(distinct_inputs=False)

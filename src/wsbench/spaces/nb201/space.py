@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import functools
 import itertools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
-from wsbench.spaces.base import SearchSpace, malformed
+from wsbench.spaces.base import SearchSpace, malformed, permuted_choices
 
 if TYPE_CHECKING:
     from wsbench.benchmarks.table import GroundTruth
@@ -233,6 +234,40 @@ class NB201Space(SearchSpace[NB201Arch]):
             pos = lo if representative == "first" else lo + int(rng.integers(0, hi - lo))
             out.append(self.from_int(int(order[pos])))
         return out
+
+    def lookup(self, text: str, tables: Sequence[Any] = ()) -> NB201Arch:
+        """The text form, or an official index (0..15624) looked up in the first of ``tables``."""
+        if not text.isdigit():
+            return self.parse(text)
+        if not tables:
+            raise ValueError("an NB201 index needs the NB201 table; import it with `wsbench data import "
+                             "../shared/data` or give the cell's text form")
+        gt = tables[0]
+        rows = (gt.column("index") == int(text)).nonzero()[0]
+        if not len(rows):
+            raise ValueError(f"index {text} is not in table {gt.name!r}; give an official index, 0..{len(gt) - 1}")
+        return self.parse(str(gt.keys[rows[0]]))
+
+    def op_at(self, arch: NB201Arch, index: int, target: int | None = None, cell: str | None = None) -> str:
+        """Operation of edge ``index`` (``EDGES`` order) or of the edge ``index -> target``."""
+        if cell is not None:
+            raise ValueError("NB201 has one cell: use op@<k> or op@<i>-<j>")
+        k = (EDGES.index((index, target)) if (index, target) in EDGES else -1) if target is not None else index
+        if not 0 <= k < len(EDGES):
+            where = f"{index}-{target}" if target is not None else str(index)
+            raise ValueError(f"NB201 has no edge {where!r}; edges are 0..5 or i-j in {EDGES}")
+        return str(arch.op_names[k])
+
+    def table_neighbours(self, table: GroundTruth, mask: np.ndarray) -> Callable[[int], np.ndarray]:
+        """Every row's neighbours on ``table`` at once (vectorised over the base-5 codes; ``neighbours.py``)."""
+        from wsbench.spaces.nb201.neighbours import table_neighbour_lookup
+
+        return table_neighbour_lookup(self, table, mask)
+
+    def fair_paths(self, rng: np.random.Generator) -> list[NB201Arch]:
+        """FairNAS: 5 paths that together use every operation of every edge exactly once."""
+        choice = permuted_choices(rng, len(EDGES), len(OPS))
+        return [NB201Arch(ops=tuple(int(o) for o in row)) for row in choice]
 
     def neighbours(self, arch: NB201Arch) -> list[NB201Arch]:
         """The 24 cells that differ from ``arch`` in exactly one edge's op."""

@@ -25,12 +25,13 @@ from __future__ import annotations
 import ast
 import functools
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
-from wsbench.spaces.base import SearchSpace, malformed
+from wsbench.spaces.base import SearchSpace, malformed, permuted_choices
 
 OPS: tuple[str, ...] = ("max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
                         "dil_conv_3x3", "dil_conv_5x5")
@@ -293,6 +294,32 @@ class DartsSpace(SearchSpace[DartsArch]):
                 out.append(arch)
                 if len(out) == n:
                     break
+        return out
+
+    def lookup(self, text: str, tables: Sequence[Any] = ()) -> DartsArch:
+        """The genotype string, or an NB301 encoding ``[[(input, op) x 8], [...]]``."""
+        return self.parse_encoding(text) if text.startswith("[[") else self.parse(text)
+
+    def op_at(self, arch: DartsArch, index: int, target: int | None = None, cell: str | None = None) -> str:
+        """Operation of edge ``index`` of the normal cell (``cell="reduce"``: of the reduction cell)."""
+        if target is not None:
+            raise ValueError("op@<i>-<j> names an NB201 edge; on darts use op@<k> or op@reduce:<k>")
+        pairs = arch.reduce if cell == "reduce" else arch.normal
+        if not 0 <= index < len(pairs):
+            raise ValueError(f"a DARTS cell has edges 0..{len(pairs) - 1}, got {index}")
+        return str(OPS[pairs[index][1]])
+
+    def fair_paths(self, rng: np.random.Generator) -> list[DartsArch]:
+        """FairNAS: draw one topology (the inputs of every node), then permute the 7 ops over each of the 16
+        edges of the two cells."""
+        topo = self.sample(rng, 1)[0]
+        cells = (topo.normal, topo.reduce)
+        choice = permuted_choices(rng, sum(len(c) for c in cells), len(OPS))
+        out = []
+        for row in choice:
+            it = iter(int(o) for o in row)
+            new_cells = [tuple((int(inp), next(it)) for inp, _ in cell) for cell in cells]
+            out.append(DartsArch(normal=new_cells[0], reduce=new_cells[1]))
         return out
 
     def neighbours(self, arch: DartsArch) -> list[DartsArch]:

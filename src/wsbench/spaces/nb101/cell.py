@@ -1,29 +1,17 @@
-"""The NAS-Bench-101 cell search space (pure python + numpy).
-
-A cell is a DAG of at most 7 vertices in topological order (upper-triangular adjacency matrix, at most 9 edges):
-vertex 0 is the input, the last vertex the output, every other vertex applies one of :data:`OPS`. As in the
-benchmark, vertices that lie on no input->output path are pruned away (with their edges) before a cell is
-hashed, counted or built; a cell without an input->output path is invalid.
-
-Text form (``format``/``parse``): ``"<n*n matrix bits, row-major>|<n comma-separated ops>"`` with the short op
-names ``in, c3, c1, mp, out`` (full names are accepted too), e.g. ``"010001000|in,c3,out"``.
-
-Sub-spaces of *To Share or Not To Share* (Pourchot et al.): ``A1``..``A4`` hold the cells in which exactly k
-vertices besides the input feed the output; ``with_residual``/``without_residual`` the cells with/without an
-input->output edge; ``full`` everything.
-"""
+"""NAS-Bench-101 cells: the architecture value, its text form, pruning, hashing, sub-space membership and
+neighbours (pure python + numpy). ``NB101Space`` (space.py) wraps them in the search-space interface."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from wsbench.spaces.base import SearchSpace, malformed
+from wsbench.spaces.base import malformed
+from wsbench.spaces.nb101.subspaces import canonical
 
 OPS: tuple[str, ...] = ("conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3")
 INPUT, OUTPUT = "input", "output"
@@ -31,7 +19,6 @@ SHORT: dict[str, str] = {INPUT: "in", OPS[0]: "c3", OPS[1]: "c1", OPS[2]: "mp", 
 _LONG: dict[str, str] = {**{s: full for full, s in SHORT.items()}, **{full: full for full in SHORT}}
 MAX_VERTICES = 7
 MAX_EDGES = 9
-SUBSPACES: tuple[str, ...] = ("A1", "A2", "A3", "A4", "full", "with_residual", "without_residual")
 EXPECTED = "'<n*n matrix bits, row-major>|<n ops: in,(c3|c1|mp)...,out>', e.g. '010001000|in,c3,out'"
 _LABEL = {INPUT: -1, OUTPUT: -2, **{op: i for i, op in enumerate(OPS)}}
 
@@ -190,14 +177,14 @@ def parse_arch(text: str) -> NB101Arch:
 
 def n_out_inputs(arch: NB101Arch) -> int:
     """Vertices other than the input that feed the output of the pruned cell."""
-    p = _pruned(arch)
+    p = pruned(arch)
     n = p.n_vertices
     return sum(p.bits[i * n + n - 1] == "1" for i in range(1, n - 1))
 
 
 def has_residual(arch: NB101Arch) -> bool:
     """Whether the pruned cell has an input->output edge."""
-    p = _pruned(arch)
+    p = pruned(arch)
     return p.bits[p.n_vertices - 1] == "1"
 
 
@@ -208,15 +195,13 @@ def subspace_of(arch: NB101Arch) -> str | None:
 
 
 def check_subspace(name: str) -> str:
-    """Return ``name`` if it is a known sub-space, else raise ``ValueError`` listing the valid names."""
-    if name not in SUBSPACES:
-        raise ValueError(f"unknown NB101 sub-space {name!r}; valid sub-spaces: {', '.join(SUBSPACES)}")
-    return name
+    """The canonical name of a sub-space (aliases such as ``res`` accepted), else ``ValueError`` with the names."""
+    return canonical(name)
 
 
 def in_subspace(arch: NB101Arch, name: str) -> bool:
     """Whether the (valid) cell belongs to sub-space ``name`` (one of :data:`SUBSPACES`)."""
-    check_subspace(name)
+    name = check_subspace(name)
     if name == "full":
         return True
     if name == "with_residual":
@@ -226,7 +211,7 @@ def in_subspace(arch: NB101Arch, name: str) -> bool:
     return subspace_of(arch) == name
 
 
-def _pruned(arch: NB101Arch) -> NB101Arch:
+def pruned(arch: NB101Arch) -> NB101Arch:
     p = prune(arch)
     if p is None:
         raise ValueError(f"NB101 cell {format_arch(arch)!r} has no input->output path; it is not in the space")
@@ -242,7 +227,7 @@ def neighbours(arch: NB101Arch, max_vertices: int = MAX_VERTICES, max_edges: int
     One interior op changed; one edge added or removed (kept when the pruned result is valid); one vertex added,
     at any topological position, with any op, fed by one earlier vertex and feeding one later vertex.
     """
-    base = _pruned(arch)
+    base = pruned(arch)
     n, bits, ops = base.n_vertices, base.bits, base.ops
     cands: list[NB101Arch] = []
     for v in range(1, n - 1):
@@ -271,127 +256,3 @@ def neighbours(arch: NB101Arch, max_vertices: int = MAX_VERTICES, max_edges: int
         if key != own and key not in out:
             out[key] = p
     return list(out.values())
-
-
-# -- the space -------------------------------------------------------------------------------------------
-
-
-class NB101Space(SearchSpace[NB101Arch]):
-    """NAS-Bench-101 (``max_vertices=7, max_edges=9``; smaller budgets give nested sub-spaces for tests).
-
-    ``data_dir`` is where the enumeration of unique cells is cached (default: the resolved data directory).
-    ``subspace`` (A1..A4, with_residual, without_residual, full) restricts validity and is the default of
-    ``sample``/``sample_unique``, so that training and evaluation stay inside one sub-space.
-    """
-
-    name = "nb101"
-
-    def __init__(
-        self,
-        max_vertices: int = MAX_VERTICES,
-        max_edges: int = MAX_EDGES,
-        data_dir: str | os.PathLike[str] | None = None,
-        subspace: str = "full",
-    ) -> None:
-        if not 2 <= max_vertices <= MAX_VERTICES or max_edges < 1:
-            raise ValueError(
-                f"NB101 budget needs 2 <= max_vertices <= 7 and max_edges >= 1, got {max_vertices}, {max_edges}"
-            )
-        self.max_vertices, self.max_edges, self.data_dir = max_vertices, max_edges, data_dir
-        self.subspace = check_subspace(subspace)
-
-    def parse(self, text: str) -> NB101Arch:
-        """Parse ``"<bits>|<ops>"``."""
-        return parse_arch(text)
-
-    def format(self, arch: NB101Arch) -> str:
-        """``"<bits>|<short ops>"``."""
-        return format_arch(arch)
-
-    def key(self, arch: NB101Arch) -> str:
-        """The benchmark's md5 hash of the pruned cell."""
-        return arch_key(arch)
-
-    def canonical_id(self, arch: NB101Arch) -> str:
-        """Same as :meth:`key` (the benchmark's hash is isomorphism-invariant)."""
-        return arch_key(arch)
-
-    def is_valid(self, arch: NB101Arch) -> bool:
-        """Has an input->output path and, pruned, fits the vertex and edge budget and the space's sub-space."""
-        p = prune(arch)
-        return (p is not None and p.n_vertices <= self.max_vertices and p.num_edges <= self.max_edges
-                and in_subspace(p, self.subspace))
-
-    def sample(self, rng: np.random.Generator, n: int, subspace: str | None = None) -> list[NB101Arch]:
-        """Random-NAS: uniform over encodings (random upper-triangular matrix bits and ops of ``max_vertices``
-        vertices), rejecting until the pruned cell is valid (and in ``subspace``, default the space's own);
-        returns pruned cells."""
-        subspace = subspace or self.subspace
-        check_subspace(subspace)
-        v = self.max_vertices
-        iu, ju = np.triu_indices(v, k=1)
-        out: list[NB101Arch] = []
-        while len(out) < n:
-            batch = max(64, 4 * (n - len(out)))
-            edges = rng.integers(0, 2, size=(batch, iu.size), dtype=np.uint8)
-            labels = rng.integers(0, len(OPS), size=(batch, v - 2))
-            mats = np.zeros((batch, v, v), dtype=np.uint8)
-            mats[:, iu, ju] = edges
-            texts = (mats.reshape(batch, -1) + ord("0")).astype(np.uint8)
-            for b in range(batch):
-                ops = (INPUT,) + tuple(OPS[k] for k in labels[b]) + (OUTPUT,)
-                p = prune(NB101Arch(texts[b].tobytes().decode(), ops))
-                if p is None or p.num_edges > self.max_edges or not in_subspace(p, subspace):
-                    continue
-                out.append(p)
-                if len(out) == n:
-                    break
-        return out
-
-    def sample_unique(self, rng: np.random.Generator, n: int, subspace: str | None = None) -> list[NB101Arch]:
-        """Random-A: ``n`` distinct cells drawn uniformly over the unique cells of ``subspace`` (default the
-        space's own; exact: uses the cached enumeration of the space, building it on first use)."""
-        from wsbench.spaces.nb101_enum import enumerate_cells
-
-        subspace = subspace or self.subspace
-        table = enumerate_cells(self.max_vertices, self.max_edges, data_dir=self.data_dir)
-        idx = np.flatnonzero(table.subspace_mask(subspace))
-        if n > idx.size:
-            raise ValueError(f"asked for {n} unique cells but sub-space {subspace!r} holds only {idx.size}")
-        return [table.arch(int(i)) for i in rng.choice(idx, size=n, replace=False)]
-
-    def neighbours(self, arch: NB101Arch) -> list[NB101Arch]:
-        """See :func:`neighbours`."""
-        return neighbours(arch, self.max_vertices, self.max_edges)
-
-    def op_names(self, arch: NB101Arch) -> list[str]:
-        """Operations of the interior vertices of the pruned cell."""
-        return list((prune(arch) or arch).ops[1:-1])
-
-    def depth(self, arch: NB101Arch) -> int:
-        """Longest input -> output path of the pruned cell, in edges."""
-        cell = prune(arch) or arch
-        m, n = cell.matrix, cell.n_vertices
-        longest = [0] + [-(10**9)] * (n - 1)
-        for j in range(1, n):
-            longest[j] = max((longest[i] + 1 for i in range(j) if m[i, j]), default=-(10**9))
-        return max(longest[n - 1], 0)
-
-    def num_params(self, arch: NB101Arch, **kwargs: int) -> int:
-        """See :func:`num_params` (keywords: channels, stacks, cells_per_stack, num_classes)."""
-        return num_params(arch, **kwargs)
-
-    def num_flops(self, arch: NB101Arch, **kwargs: int) -> int:
-        """See :func:`num_flops` (keywords: channels, stacks, cells_per_stack, num_classes, resolution)."""
-        return num_flops(arch, **kwargs)
-
-
-# the stand-alone parameter count lives in its own module; re-exported here as part of the space's API
-from wsbench.spaces.nb101_params import cell_params, num_flops, num_params, vertex_channels  # noqa: E402
-
-__all__ = [
-    "EXPECTED", "INPUT", "MAX_EDGES", "MAX_VERTICES", "OPS", "OUTPUT", "SHORT", "NB101Arch", "NB101Space",
-    "arch_key", "cell_hash", "cell_params", "check_subspace", "format_arch", "from_matrix", "has_residual",
-    "in_subspace", "n_out_inputs", "neighbours", "num_flops", "num_params", "parse_arch", "prune", "subspace_of",
-    "vertex_channels",
-]

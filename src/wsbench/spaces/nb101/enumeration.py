@@ -24,7 +24,7 @@ import numpy as np
 
 from wsbench.atomic import atomic_path
 from wsbench.datadir import resolve_data_dir
-from wsbench.spaces.nb101 import INPUT, MAX_EDGES, MAX_VERTICES, OPS, OUTPUT, NB101Arch, cell_hash, check_subspace
+from wsbench.spaces.nb101.cell import INPUT, MAX_EDGES, MAX_VERTICES, OPS, OUTPUT, NB101Arch, cell_hash, check_subspace
 
 _PAD = -3  # label of padding positions in the fixed-size arrays
 
@@ -65,7 +65,7 @@ class NB101Cells:
 
     def subspace_mask(self, name: str) -> np.ndarray:
         """Boolean mask of the cells in sub-space ``name``."""
-        check_subspace(name)
+        name = check_subspace(name)
         if name == "full":
             return np.ones(len(self), dtype=bool)
         if name == "with_residual":

@@ -18,9 +18,13 @@ refuse to work (callers then use the generic path).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from wsbench.benchmarks.table import GroundTruth
+if TYPE_CHECKING:
+    from wsbench.benchmarks.table import GroundTruth
+
 
 SLOTS = 7
 OUT = SLOTS - 1

@@ -8,7 +8,7 @@ against the ground truth named in the config; ``--transfer`` adds the same metri
 datasets from the stored per-evaluation tables (``evals/<tag>.parquet``); the final row of each run also gets
 ``ens_skt_loss``, the ranking by the mean loss rank over its last three evaluations.
 
-    python bench/lowfi_study.py RUN_DIR [RUN_DIR ...] --csv bench/results/lowfi_study.csv [--transfer]
+    python -m wsbench.report.lowfi RUN_DIR [RUN_DIR ...] --csv bench/results/lowfi_study.csv [--transfer]
 
 ``--previous OLD.csv`` keeps the rows of earlier runs (the bias table needs the run directories, so it covers only
 the runs given).

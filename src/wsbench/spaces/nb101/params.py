@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from wsbench.spaces.nb101 import NB101Arch, _pruned
+from wsbench.spaces.nb101.cell import NB101Arch, pruned
 
 
 def vertex_channels(in_channels: int, out_channels: int, matrix: np.ndarray) -> list[int]:
@@ -74,7 +74,7 @@ def cell_macs(arch: NB101Arch, in_channels: int, out_channels: int, pixels: int)
 def num_flops(arch: NB101Arch, channels: int = 128, stacks: int = 3, cells_per_stack: int = 3,
               num_classes: int = 10, resolution: int = 32) -> int:
     """Multiply-accumulates of one forward pass of the stand-alone network on one ``resolution``² image."""
-    cell = _pruned(arch)
+    cell = pruned(arch)
     side = resolution
     total = 9 * 3 * channels * side * side
     c_in = c_out = channels
@@ -96,7 +96,7 @@ def num_params(
     Stem 3x3 conv + BN; ``stacks`` stacks of ``cells_per_stack`` cells, channels doubled (after a max-pool) at
     the start of every stack but the first; global pooling and a dense classifier with bias.
     """
-    cell = _pruned(arch)
+    cell = pruned(arch)
     total = _conv_bn(3, 3, channels)
     c_in = c_out = channels
     for s in range(stacks):

@@ -4,7 +4,7 @@ Macro skeleton, as the benchmark builds its networks: stem (3x3 conv + BN + ReLU
 of ``cells_per_stage`` cells; before every stack but the first a 2x2 max-pool (stride 2) halves the resolution
 and the first cell of the stack doubles the channels -> global average pooling -> (dropout) -> dense layer.
 
-A cell is a pruned NB101 cell (``wsbench.spaces.nb101``). Interior vertex ``t`` sums its inputs: the outputs of
+A cell is a pruned NB101 cell (``wsbench.spaces.nb101.space``). Interior vertex ``t`` sums its inputs: the outputs of
 earlier interior vertices truncated to its channel count (first channels) and, when the cell input feeds it, a
 1x1 projection (conv + BN + ReLU) of the cell input; it then applies its op (conv3x3-bn-relu, conv1x1-bn-relu or
 3x3 max-pool). The cell output concatenates the vertices feeding it, plus the projected input when the input
@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from wsbench.config import MappingCfg
-from wsbench.spaces.nb101 import MAX_VERTICES, NB101Arch, prune, subspace_of, vertex_channels
+from wsbench.spaces.nb101.space import MAX_VERTICES, NB101Arch, prune, subspace_of, vertex_channels
 from wsbench.supernet.base import SuperNet, count_params  # noqa: F401 - count_params: part of this module's API
 from wsbench.supernet.channels import ConvBNReLU, make_sel
 from wsbench.supernet.ops import BNSpec, DropoutRNG, SeededDropout, drop_path_sum
@@ -74,7 +74,7 @@ class CellSpec:
 def cell_spec(arch: Any) -> CellSpec:
     """Prune and analyse ``arch`` (an ``NB101Arch``); ``ValueError`` when it is not a valid NB101 cell."""
     if not isinstance(arch, NB101Arch):
-        raise ValueError(f"expected an NB101Arch (wsbench.spaces.nb101), got {type(arch).__name__}")
+        raise ValueError(f"expected an NB101Arch (wsbench.spaces.nb101.space), got {type(arch).__name__}")
     p = prune(arch)
     if p is None:
         raise ValueError(f"NB101 cell {arch.bits}|{','.join(arch.ops)} has no input->output path")

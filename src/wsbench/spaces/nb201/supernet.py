@@ -36,7 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from wsbench.config import MappingCfg
-from wsbench.spaces.nb201 import EDGES, OPS
+from wsbench.spaces.nb201.space import EDGES, OPS
 from wsbench.supernet.base import SuperNet, count_params  # noqa: F401 - count_params: part of this module's API
 from wsbench.supernet.ops import (
     CONV_KERNELS,

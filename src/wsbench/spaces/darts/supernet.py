@@ -52,9 +52,9 @@ import torch
 from torch import Tensor, nn
 
 from wsbench.config import MappingCfg
-from wsbench.spaces.darts import EDGES_PER_CELL, NUM_NODES, OPS, SUPERNET_OPS
+from wsbench.spaces.darts.ops import DilConv, FactorizedReduce, SepConv, avg_pool, max_pool
+from wsbench.spaces.darts.space import EDGES_PER_CELL, NUM_NODES, OPS, SUPERNET_OPS
 from wsbench.supernet.base import SuperNet, count_params  # noqa: F401 - count_params: part of this module's API
-from wsbench.supernet.darts_ops import DilConv, FactorizedReduce, SepConv, avg_pool, max_pool
 from wsbench.supernet.ops import BNSpec, DropoutRNG, ReLUConvBN, SeededDropout, Stem, sum_inputs
 
 NONE = SUPERNET_OPS.index("none")
