@@ -12,7 +12,8 @@ supernet is built by the strategy from a model space), so a single step cannot b
 that trainer; see docs/performance.md.
 
 xautodl is a benchmark-only extra (``pip install --no-deps xautodl``), never a runtime dependency.
-Writes bench/results/peers.json with machine info. Usage: ``python bench/bench_peers.py [--archs 8 --reps 3]``.
+Writes bench/results/peers.json with machine info. Usage: ``python bench/bench_peers.py [--archs 8 --reps 3]
+[--device cuda --out bench/results/gpu_peers.json]`` (bench/gpu_check.sh runs it on the GPU).
 """
 
 from __future__ import annotations
@@ -55,9 +56,17 @@ def _run_xautodl(model: nn.Module, x: torch.Tensor, text: str) -> torch.Tensor:
     return model(x)[1]
 
 
+DEVICE = torch.device("cpu")
+TINY = (("tiny: C=4 N=1 batch 8 16x16, channels-last", 4, 1, 8, 16, True),)
+
+
 def _time(fn, *args) -> float:  # noqa: ANN001 - a callable and its arguments
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
     start = time.perf_counter()
     fn(*args)
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
     return time.perf_counter() - start
 
 
@@ -67,12 +76,12 @@ def _setting(name: str, channels: int, cells: int, batch: int, side: int, cl: bo
     torch.manual_seed(0)
     fmt = torch.channels_last if cl else torch.contiguous_format
     ours = build_supernet("nb201", MappingCfg(channels=channels, cells_per_stage=cells, bn_affine=False,
-                                              bn_track_running_stats=False), 10).to(memory_format=fmt).train()
-    theirs = _xautodl(channels, cells).to(memory_format=fmt).train()
+                                              bn_track_running_stats=False), 10).to(DEVICE, memory_format=fmt).train()
+    theirs = _xautodl(channels, cells).to(DEVICE, memory_format=fmt).train()
     opt_ours = torch.optim.SGD(ours.parameters(), lr=0.025, momentum=0.9)
     opt_theirs = torch.optim.SGD(theirs.parameters(), lr=0.025, momentum=0.9)
-    x = torch.randn(batch, 3, side, side).contiguous(memory_format=fmt)
-    y = torch.randint(0, 10, (batch,))
+    x = torch.randn(batch, 3, side, side, device=DEVICE).contiguous(memory_format=fmt)
+    y = torch.randint(0, 10, (batch,), device=DEVICE)
 
     def step_ours(arch: object) -> None:
         opt_ours.zero_grad(set_to_none=True)
@@ -120,20 +129,25 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--archs", type=int, default=8)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (the GPU script passes cuda)")
+    ap.add_argument("--tiny", action="store_true", help="one toy setting (the GPU script's CPU self-test)")
+    ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
+    global DEVICE
+    DEVICE = torch.device(args.device)
     torch.set_num_threads(1)
     space = get_space("nb201")
     archs = space.sample_unique(np.random.default_rng(0), args.archs)
     rows = {}
-    for name, channels, cells, batch, side, cl in SETTINGS:
+    for name, channels, cells, batch, side, cl in TINY if args.tiny else SETTINGS:
         rows[name] = _setting(name, channels, cells, batch, side, cl, archs, args.reps, space)
     import xautodl
 
-    write_json(OUT, {"archs": args.archs, "reps": args.reps, "threads": 1, "bn": "affine F, track F",
+    write_json(args.out, {"archs": args.archs, "reps": args.reps, "threads": 1, "bn": "affine F, track F",
                      "xautodl": getattr(xautodl, "__version__", "installed"), "settings": rows,
                      "nni": "not timed (its one-shot strategies need NNI's Lightning trainer)",
-                     "machine": machine_info()})
-    print(f"wrote {OUT}")
+                     "machine": machine_info(DEVICE)})
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ def check_in_space(space_name: str, sp: Any, arch: Any) -> None:
         return
     why = sp.why_invalid(arch)
     detail = f": {why}" if why else ""
-    raise ValueError(f"{sp.format(arch)} is not an architecture of the {space_name} space{detail}")
+    raise ValueError(f"the cell {sp.format(arch)} is not in the {space_name} space{detail}")
 
 
 def register(app: typer.Typer) -> None:

@@ -254,6 +254,7 @@ class Metric:
     statistic: Callable[..., float] | None = None  # (proxy, truth[, threshold]) -> value, for rank correlations
     threshold: bool = False  # the statistic takes the s-KdT grid
     baseline: str | None = None  # key of the same statistic for the parameter count
+    headline: bool = False  # one of Yu et al.'s three headline metrics (plotted pairwise in study reports)
 
     @property
     def correlation(self) -> bool:
@@ -291,15 +292,16 @@ def short_label(key: str) -> str:
     return f"#params {base.short}" if base is not None else key
 
 
-register(Metric("supernet_accuracy", "SN acc", "super-net accuracy", "super-net accuracy (mean proxy, %)"))
+register(Metric("supernet_accuracy", "SN acc", "super-net accuracy", "super-net accuracy (mean proxy, %)",
+                headline=True))
 register(Metric("sparse_kendall_tau", "s-KdT", "s-KdT", "sparse Kendall-Tau (truth rounded to the threshold)",
-                statistic=sparse_kendall_tau, threshold=True, baseline="params_sparse_kendall_tau"))
+                statistic=sparse_kendall_tau, threshold=True, baseline="params_sparse_kendall_tau", headline=True))
 register(Metric("kendall_tau", "KdT", "KdT", "Kendall-Tau", statistic=kendall_tau, baseline="params_kendall_tau"))
 register(Metric("spearman", "SpR", "Spearman", "Spearman rank correlation", statistic=spearman,
                 baseline="params_spearman"))
 register(Metric("p_beat_random", "P>R", "P>R", "P>R: probability to beat random (paper formula)"))
 register(Metric("final_model_accuracy", "final", "final model (top-k truth)",
-                "final model: mean ground truth of the top-k by proxy (%)"))
+                "final model: mean ground truth of the top-k by proxy (%)", headline=True))
 register(Metric("found_quantile", "quantile", "found quantile",
                 "quantile of the best-by-proxy architecture in the table"))
 register(Metric("n_archs", "n", "architectures", "evaluated architectures"))

@@ -1,4 +1,4 @@
-"""Run a study on Ray (one task per run, bounded concurrency with ``ray.wait``) or serially in this process,
+"""Run a study on Ray (one task per run through the pool of ``experiments.pool``) or serially in this process,
 resumable from the study directory.
 
 Layout of a study directory: ``results.sqlite`` (``wsbench.experiments.store``), ``study.json`` (name, mode,
@@ -19,7 +19,6 @@ import logging
 import shutil
 import time
 import warnings
-from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 from wsbench import atomic
 from wsbench.atomic import write_json
 from wsbench.experiments.expand import expand, label_order, select_shard
-from wsbench.experiments.ray_connect import init_ray, use_auth_token
+from wsbench.experiments.pool import Job, run_pool
 from wsbench.experiments.spec import RunSpec, StudySpec
 from wsbench.experiments.store import DIVERGED, DONE, ResultStore
 
@@ -275,47 +274,14 @@ def run_study(spec: StudySpec, study_dir: str | Path, max_parallel: int | None =
                                               run.id, ddir, num_cpus_per_run, run.trained_by)
             completed(run, row, evals, trained)
         return summary
-    use_auth_token(ray_token_file)  # before Ray is imported
-    import ray
 
-    started = init_ray(address, ray_token_file)
-    pending: dict[Any, RunSpec] = {}
-    try:
-        gpus = float(ray.cluster_resources().get("GPU", 0))
-        resources: dict[str, Any] = {"num_cpus": num_cpus_per_run, "max_retries": 1}
-        if gpus > 0:
-            resources["num_gpus"] = 1
-        task = ray.remote(execute_run).options(**resources)
-        # trainers first; a run that only evaluates another run's super-net waits for that run to finish
-        queue = deque(r for r in todo if r.trained_by is None)
-        waiting = deque(r for r in todo if r.trained_by is not None)
-        window = max_parallel or len(todo)
-        busy = {r.id for r in queue}
-        while queue or pending or waiting:
-            ready = [r for r in waiting if r.trained_by not in busy]
-            for r in ready:
-                waiting.remove(r)
-                queue.append(r)
-            if not queue and not pending:
-                break
-            while queue and len(pending) < window:
-                run = queue.popleft()
-                ref = task.remote(run.cfg.model_dump(mode="json"), str(run_dir(study_dir, run.id)), db, run.id,
-                                  ddir, num_cpus_per_run, run.trained_by)
-                pending[ref] = run
-            done, _ = ray.wait(list(pending), num_returns=1)
-            for ref in done:
-                run = pending.pop(ref)
-                busy.discard(run.id)
-                try:
-                    row, evals, trained = ray.get(ref)
-                except Exception as exc:  # noqa: BLE001 - a crashed worker: record and go on
-                    row, evals, trained = {"id": run.id, "status": "failed", "finished": None,
-                                           "message": f"{type(exc).__name__}: {exc}"[:_MAX_MESSAGE]}, [], True
-                completed(run, row, evals, trained)
-    finally:
-        for ref in pending:
-            ray.cancel(ref, force=True)
-        if started:
-            ray.shutdown()
+    def failed(job: Job, exc: BaseException) -> None:  # a crashed worker: record and go on
+        completed(job.payload, {"id": job.key, "status": "failed", "finished": None,
+                                "message": f"{type(exc).__name__}: {exc}"[:_MAX_MESSAGE]}, [], True)
+
+    # trainers first; a run that only evaluates another run's super-net waits for that run to finish
+    jobs = [Job(r.id, (r.cfg.model_dump(mode="json"), str(run_dir(study_dir, r.id)), db, r.id, ddir,
+                       num_cpus_per_run, r.trained_by), after=r.trained_by, payload=r) for r in todo]
+    run_pool(execute_run, jobs, on_result=lambda job, res: completed(job.payload, *res), on_error=failed,
+             num_cpus=num_cpus_per_run, max_parallel=max_parallel, address=address, token_file=ray_token_file)
     return summary

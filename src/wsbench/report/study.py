@@ -14,12 +14,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from wsbench.evaluate import metrics as M
 from wsbench.report import plots
 from wsbench.report.document import Alert, Document, Figure, Section, Table, Text, rows_table
 
 DB_NAME = "results.sqlite"
 NEEDS_EXPERIMENTS = "study reports need wsbench.experiments (its aggregate module is not importable)"
-PAIR_METRICS = ("supernet_accuracy", "sparse_kendall_tau", "final_model_accuracy")
+PAIR_METRICS = tuple(k for k, m in M.REGISTRY.items() if m.headline)  # Yu et al.'s three headline metrics
 
 
 def is_study_dir(path: str | Path) -> bool:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -42,27 +42,24 @@ class _Cfg(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class TrainSpec(_Cfg):
-    """Optimiser, schedule and evaluation settings of stand-alone training."""
+class TrainSpec(ProtocolCfg):
+    """Stand-alone training: the super-net's ``ProtocolCfg`` (one training core, ``train.step``) with the
+    stand-alone defaults of the NAS-Bench-201 protocol, plus the evaluation batch size and the threads per worker.
+    The sampling fields (``sampler``, ``paths_per_batch``) do not apply: one architecture is trained."""
 
-    optimizer: Literal["sgd", "rmsprop_tf"] = "sgd"
     lr: float = Field(0.1, gt=0.0)
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 5e-4
-    rmsprop_eps: float = 1.0
-    rmsprop_decay: float = 0.9
-    schedule: Literal["cosine", "constant"] = "cosine"
-    min_lr: float = 0.0
-    warmup_epochs: int = 0
+    weight_decay: float = Field(5e-4, ge=0.0)
     epochs: int = Field(200, ge=1)
     batch_size: int = Field(256, ge=1)
-    grad_clip: float | None = None
+    grad_clip: float | None = Field(None, gt=0.0)
     eval_batch_size: int = Field(512, ge=1)
-    amp: bool = True  # bf16 autocast on GPU only
-    channels_last: bool = True  # channels-last batches (GPU and CPU)
-    device: str = "auto"
     num_threads: int = Field(1, ge=1)  # torch threads per worker process (CPU)
+
+
+#: The training fields that decide a stand-alone result (the fingerprint of a stand-alone table).
+TRAIN_FINGERPRINT_FIELDS: tuple[str, ...] = (
+    "optimizer", "lr", "momentum", "nesterov", "weight_decay", "rmsprop_eps", "rmsprop_decay", "schedule", "min_lr",
+    "warmup_epochs", "epochs", "batch_size", "grad_clip", "amp", "channels_last")
 
 
 class StandaloneProtocol(_Cfg):
@@ -75,22 +72,12 @@ class StandaloneProtocol(_Cfg):
     train: TrainSpec = TrainSpec()
     data: DataCfg = DataCfg()
 
-    def protocol_cfg(self) -> ProtocolCfg:
-        """The optimiser/schedule fields as a ``ProtocolCfg`` (for ``build_optimizer`` / ``build_schedule``)."""
-        t = self.train
-        return ProtocolCfg(optimizer=t.optimizer, lr=t.lr, momentum=t.momentum, nesterov=t.nesterov,
-                           weight_decay=t.weight_decay, rmsprop_eps=t.rmsprop_eps, rmsprop_decay=t.rmsprop_decay,
-                           schedule=t.schedule, min_lr=t.min_lr, warmup_epochs=t.warmup_epochs, epochs=t.epochs,
-                           batch_size=t.batch_size, grad_clip=t.grad_clip, amp=t.amp,
-                           channels_last=t.channels_last, device=t.device)
-
     def fingerprint(self) -> str:
         """Hash of everything that changes the trained numbers (not the name, description, device or threads)."""
         tree = self.model_dump(mode="json")
         for k in ("name", "description", "space"):
             tree.pop(k)
-        for k in ("device", "num_threads", "eval_batch_size"):
-            tree["train"].pop(k)
+        tree["train"] = {k: tree["train"][k] for k in TRAIN_FINGERPRINT_FIELDS}
         return hashlib.sha256(json.dumps(tree, sort_keys=True).encode()).hexdigest()[:16]
 
 

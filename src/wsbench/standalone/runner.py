@@ -8,7 +8,8 @@ At the end the table ``<name>`` is (re)built from the unit files and saved atomi
 ``load_table(name)`` and ``eval.ground_truth="<name>:test_acc"`` work exactly as for an imported benchmark.
 
 Backends: ``"ray"`` (default: a local Ray with all CPUs, or the cluster at ``address``; one task per unit,
-at most ``max_parallel`` in flight, ``ray.wait`` for completions) and ``"local"`` (sequential, in this process).
+at most ``max_parallel`` in flight, through the one pool of ``experiments.pool``) and ``"local"`` (sequential, in this
+process).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import hashlib
 import json
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -229,37 +229,13 @@ def _failure(key: str, seed: int, exc: BaseException) -> dict[str, Any]:
 
 def _run_ray(plan: BuildPlan, todo: list[tuple[str, str, int]], tree: dict[str, Any], ddir: str,
              max_parallel: int | None, address: str | None, handle: Callable[[dict[str, Any]], None]) -> None:
-    import ray
+    from wsbench.experiments.pool import Job, run_pool
 
-    from wsbench.experiments.ray_connect import init_ray
-
-    started = init_ray(address)
-    pending: dict[Any, tuple[str, int]] = {}
-    try:
-        resources: dict[str, Any] = {"num_cpus": plan.protocol.train.num_threads, "max_retries": 1}
-        if float(ray.cluster_resources().get("GPU", 0)) > 0:
-            resources["num_gpus"] = 1
-        task = ray.remote(execute_unit).options(**resources)
-        queue = deque(todo)
-        window = max_parallel or len(todo)
-        while queue or pending:
-            while queue and len(pending) < window:
-                arch, key, seed = queue.popleft()
-                ref = task.remote(tree, plan.space, arch, seed, str(unit_file(plan.root, key, seed)), ddir)
-                pending[ref] = (key, seed)
-            done, _ = ray.wait(list(pending), num_returns=1)
-            for ref in done:
-                key, seed = pending.pop(ref)
-                try:
-                    rec = ray.get(ref)
-                except Exception as exc:  # noqa: BLE001 - a failed or crashed worker: record and go on
-                    rec = _failure(key, seed, exc)
-                handle(rec)
-    finally:
-        for ref in pending:
-            ray.cancel(ref, force=True)
-        if started:
-            ray.shutdown()
+    jobs = [Job((key, seed), (tree, plan.space, arch, seed, str(unit_file(plan.root, key, seed)), ddir))
+            for arch, key, seed in todo]
+    run_pool(execute_unit, jobs, on_result=lambda job, rec: handle(rec),
+             on_error=lambda job, exc: handle(_failure(*job.key, exc)), num_cpus=plan.protocol.train.num_threads,
+             max_parallel=max_parallel, address=address)
 
 
 def finish_build(plan: BuildPlan, data_dir: str | Path | None = None, save: bool = True) -> GroundTruth:

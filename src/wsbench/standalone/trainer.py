@@ -21,15 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from wsbench.config import DataCfg
 from wsbench.spaces import build_standalone  # noqa: F401 - part of this module's API
 from wsbench.standalone.protocol import StandaloneProtocol
 from wsbench.supernet.base import autocast, count_params
-from wsbench.train.optim import build_optimizer, build_schedule, clip_gradients
+from wsbench.train.optim import build_optimizer, build_schedule
 from wsbench.train.setup import resolve_device, seed_from
+from wsbench.train.step import optimisation_step
 
 _INIT_STREAM, _DATA_STREAM = 11, 12
 
@@ -101,7 +101,7 @@ def train_model(model: nn.Module, protocol: StandaloneProtocol, splits: Any, see
     if len(batches) < 1:
         raise ValueError(f"the training split has fewer images than one batch (train.batch_size={t.batch_size}); "
                          f"lower the batch size")
-    pcfg = protocol.protocol_cfg()
+    pcfg = protocol.train
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = build_optimizer(params, pcfg)
     schedule = build_schedule(optimizer, pcfg, len(batches))
@@ -122,17 +122,14 @@ def train_model(model: nn.Module, protocol: StandaloneProtocol, splits: Any, see
         for x, y in batches.epoch(gen):
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            optimizer.zero_grad(set_to_none=True)
-            with autocast(device, amp):
-                logits = model(x)
-            loss = F.cross_entropy(logits.float(), y)
-            loss.backward()
-            clip_gradients(params, t.grad_clip)
-            optimizer.step()
-            schedule.step()
-            loss_sum += loss.detach()
-            correct += (logits.detach().argmax(dim=1) == y).sum()
-            seen += int(y.shape[0])
+            def record(loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor = y) -> None:
+                nonlocal seen
+                loss_sum.add_(loss.detach())
+                correct.add_((logits.detach().argmax(dim=1) == y).sum())
+                seen += int(y.shape[0])
+
+            optimisation_step(lambda _, x=x: model(x), (None,), y, optimizer, schedule, params, t.grad_clip, device,
+                              amp, record=record)
         if not math.isfinite(float(loss_sum)):  # one host sync per epoch
             diverged = True
             break

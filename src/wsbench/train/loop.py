@@ -26,18 +26,17 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from wsbench.atomic import write_text
 from wsbench.config import RunCfg, dump_config
 from wsbench.sampling import Sampler, make_sampler
-from wsbench.supernet.base import autocast
 from wsbench.train.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
 from wsbench.train.evalhook import ARCHS_FILE, eval_archs, run_evaluation, should_evaluate
-from wsbench.train.optim import CosineSchedule, build_optimizer, build_schedule, clip_gradients
+from wsbench.train.optim import CosineSchedule, build_optimizer, build_schedule
 from wsbench.train.progress import TrainProgress
 from wsbench.train.run import RunDir
 from wsbench.train.setup import Components, build_components, seed_from
+from wsbench.train.step import optimisation_step
 
 LOG_EVERY = 50  # steps between read-backs of the device-side loss/accuracy (and divergence checks)
 _DATA_STREAM, _TORCH_STREAM, _SAMPLER_STREAM, _DROPOUT_STREAM = 1, 2, 3, 4
@@ -186,18 +185,10 @@ def evaluation_pending(run: RunDir, cfg: RunCfg, epoch: int) -> bool:
 
 def train_step(tr: Trainer, x: torch.Tensor, y: torch.Tensor, meter: Meter) -> None:
     """One update: forward/backward every sampled path on ``(x, y)``, average, clip, step."""
-    paths = tr.sampler.next()
-    tr.optimizer.zero_grad(set_to_none=True)
-    k = len(paths)
-    for arch in paths:
-        with autocast(tr.comps.device, tr.cfg.protocol.amp, tr.cfg.protocol.cpu_bf16):
-            logits = tr.model(x, arch)
-        loss = F.cross_entropy(logits.float(), y)
-        (loss / k).backward()
-        meter.add(loss, logits, y, tr.step)
-    clip_gradients(tr.params, tr.cfg.protocol.grad_clip)
-    tr.optimizer.step()
-    tr.schedule.step()
+    p = tr.cfg.protocol
+    optimisation_step(lambda arch: tr.model(x, arch), tr.sampler.next(), y, tr.optimizer, tr.schedule, tr.params,
+                      p.grad_clip, tr.comps.device, p.amp, p.cpu_bf16,
+                      record=lambda loss, logits: meter.add(loss, logits, y, tr.step))
     tr.step += 1
 
 
