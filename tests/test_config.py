@@ -58,3 +58,32 @@ def test_missing_or_non_mapping_file(tmp_path: Path) -> None:
     bad.write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="mapping of sections"):
         load_config(bad)
+
+
+def test_every_shipped_preset_and_study_level_resolves_to_valid_configs(monkeypatch, tmp_path):
+    """A preset or study level that cannot train (e.g. overlapping train and valid parts) fails here, at load,
+    not hours into a sweep."""
+    import yaml
+
+    from wsbench.config import load_config
+    from wsbench.experiments.expand import expand
+    from wsbench.experiments.spec import load_study
+    from wsbench.presets import list_presets
+
+    monkeypatch.chdir(tmp_path)  # only the package's own presets and studies
+    presets = [p for p in list_presets("configs") if not p.name.startswith("standalone-")]
+    assert len(presets) >= 8
+    for preset in presets:
+        cfg = load_config(str(preset.path))
+        assert cfg.data.train_portion + cfg.data.valid_fraction <= 1.0 + 1e-9, preset.name
+    for study in list_presets("studies"):
+        levels = [None, *yaml.safe_load(study.path.read_text()).get("fidelity", {})]
+        for level in levels:
+            assert expand(load_study(str(study.path), fidelity=level)), (study.name, level)
+
+
+def test_overlapping_train_and_valid_parts_are_refused_at_load():
+    from wsbench.config import ConfigError, build_config
+
+    with pytest.raises(ConfigError, match="exceed 1.*at most 0.8"):
+        build_config({"data": {"valid_fraction": 0.2, "train_portion": 1.0}})

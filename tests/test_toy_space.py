@@ -131,3 +131,24 @@ def test_the_cli_finds_the_folder_through_the_environment(toy, tmp_path):
                          text=True, env=env, timeout=300)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["table"] == "toy"
+
+
+def test_an_installed_plug_in_is_found_through_its_entry_point(monkeypatch):
+    """A distribution declaring ``[project.entry-points."wsbench.spaces"]`` registers its space when first asked."""
+    loaded = []
+
+    class EntryPoint:
+        name, value = "toy", "toyspace"
+
+        def load(self) -> None:
+            loaded.append(registry.load_space_folder(FOLDER))
+
+    monkeypatch.setattr(registry.metadata, "entry_points", lambda group: [EntryPoint()] if group == "wsbench.spaces"
+                        else [])
+    monkeypatch.setattr(registry, "_SCANNED", False)
+    try:
+        assert registry.space_info("toy").name == "toy" and loaded == [["toy"]]
+    finally:
+        registry.unregister_space("toy")
+        for name in [m for m in sys.modules if m == "toyspace" or m.startswith("toyspace.")]:
+            del sys.modules[name]

@@ -90,6 +90,14 @@ class DataCfg(_Cfg):
     resolution: int | None = None  # area-downsample images to this side (low fidelity); None = native
     augment: bool = True  # random crop (4-pixel padding) + horizontal flip, on the training device
 
+    @model_validator(mode="after")
+    def _disjoint_split(self) -> DataCfg:
+        if self.train_portion + self.valid_fraction > 1.0 + 1e-9:  # checked at load, not hours later at training
+            raise ValueError(f"train_portion {self.train_portion} + valid_fraction {self.valid_fraction} exceed 1: "
+                             f"train and valid would overlap; lower data.train_portion to at most "
+                             f"{1.0 - self.valid_fraction:g}")
+        return self
+
 
 class EvalCfg(_Cfg):
     """Proxy evaluation of a fixed list of architectures against the ground truth."""

@@ -117,6 +117,7 @@ class SpaceInfo:
 
 _SPACES: dict[str, SpaceInfo] = {}
 _LOADED = False
+_SCANNED = False
 
 
 def resolve(ref: Ref, what: str = "object") -> Any:
@@ -167,20 +168,24 @@ def load_space_folder(folder: str | Path) -> list[str]:
     return sorted(set(_SPACES) - before)
 
 
-def _discover() -> None:
-    global _LOADED
-    if _LOADED:
-        return
-    _LOADED = True
-    for name in BUILTIN:
-        importlib.import_module(f"wsbench.spaces.{name}")
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            ep.load()
-        except Exception as exc:  # a broken plug-in must not break wsbench: say which one and go on
-            print(f"wsbench: space plug-in {ep.name!r} ({ep.value}) failed to load: {exc}", file=sys.stderr)
-    for folder in filter(None, os.environ.get(ENV_VAR, "").split(os.pathsep)):
-        load_space_folder(folder)
+def _discover(entry_points: bool = True) -> None:
+    """Register the built-in spaces and the folders of ``$WSBENCH_SPACES`` (once), and with ``entry_points`` the
+    installed plug-ins (once; scanning the installed distributions costs tens of milliseconds, so a lookup of a
+    name that is already known skips it)."""
+    global _LOADED, _SCANNED
+    if not _LOADED:
+        _LOADED = True
+        for name in BUILTIN:
+            importlib.import_module(f"wsbench.spaces.{name}")
+        for folder in filter(None, os.environ.get(ENV_VAR, "").split(os.pathsep)):
+            load_space_folder(folder)
+    if entry_points and not _SCANNED:
+        _SCANNED = True
+        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                ep.load()
+            except Exception as exc:  # a broken plug-in must not break wsbench: say which one and go on
+                print(f"wsbench: space plug-in {ep.name!r} ({ep.value}) failed to load: {exc}", file=sys.stderr)
 
 
 def space_names() -> tuple[str, ...]:
@@ -191,8 +196,11 @@ def space_names() -> tuple[str, ...]:
 
 def space_info(name: str) -> SpaceInfo:
     """The registration of space ``name``; an unknown name raises a one-line error with the choices."""
-    _discover()
+    _discover(entry_points=False)
     info = _SPACES.get(name)
+    if info is None:
+        _discover()
+        info = _SPACES.get(name)
     if info is None:
         raise SpaceRegistryError(f"unknown search space {name!r}; choose one of {', '.join(_SPACES)} "
                                  f"(or register yours: a space folder in ${ENV_VAR})")
