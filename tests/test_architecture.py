@@ -17,6 +17,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("benchmarks",),
     ("data", "sampling"),
     ("evaluate",),
+    ("plots",),  # every figure; drawn by training and search as they run, composed by report
     ("train",),
     ("search",),
     ("experiments",),

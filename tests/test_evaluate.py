@@ -313,8 +313,8 @@ def test_evaluate_supernet_writes_record(nb201_space: Any, tmp_path: Path) -> No
     if not hasattr(spaces, "get_space"):
         pytest.skip("wsbench.spaces.get_space not available yet")
     from wsbench.config import RunCfg
-    from wsbench.evaluate.plot import scatter_plot
     from wsbench.evaluate.study import evaluate_supernet
+    from wsbench.plots.scatter import scatter_plot
 
     space = nb201_space
     archs = space.sample_unique(np.random.default_rng(0), 12)

@@ -209,7 +209,7 @@ def test_metric_registry_is_the_one_list():
     from wsbench.evaluate import metrics as M
     from wsbench.evaluate.judge import CORRELATIONS
     from wsbench.experiments.aggregate import SHORT
-    from wsbench.report.plots import CORRELATIONS as PLOTTED
+    from wsbench.plots.figures import CORRELATIONS as PLOTTED
 
     keys = [m.key for m in M.correlations()]
     assert keys == ["sparse_kendall_tau", "kendall_tau", "spearman"]

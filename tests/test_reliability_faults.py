@@ -77,7 +77,7 @@ def _cheap_scatter(frame: pd.DataFrame, path: Path, *_a: Any, **_k: Any) -> Path
 def cheap_plots(monkeypatch: pytest.MonkeyPatch) -> None:
     """The matplotlib plot replaced by an atomic write of the same frame, and ``fsync`` made free: a killed
     process loses nothing that reached the page cache (``fsync`` matters for power loss, not for ``kill -9``)."""
-    import wsbench.evaluate.plot as plot
+    import wsbench.plots.scatter as plot
 
     monkeypatch.setattr(plot, "scatter_plot", _cheap_scatter)
     monkeypatch.setattr(os, "fsync", lambda fd: None)

@@ -21,14 +21,14 @@ from wsbench.benchmarks.store import save_table
 from wsbench.benchmarks.table import GroundTruth
 from wsbench.config import RunCfg, dump_config
 from wsbench.evaluate import metrics as M
-from wsbench.report import build_report, detect_kind, property_values
-from wsbench.report.plots import (
+from wsbench.plots.figures import (
     rank_disorder_figure,
     rank_pairs,
     sampler_coverage,
     sampler_coverage_plot,
     truth_ranks,
 )
+from wsbench.report import build_report, detect_kind, property_values
 from wsbench.report.properties import PropertyError, op_at
 from wsbench.spaces import get_space
 from wsbench.spaces.nb101.space import from_matrix

@@ -339,7 +339,7 @@ def test_summarise_t_interval_and_grid() -> None:
 
 
 def test_plot_regret_writes_png(tmp_path: Path) -> None:
-    from wsbench.search.plot import plot_regret
+    from wsbench.plots.regret import plot_regret
 
     problem = TabularProblem(BitSpace(4), bit_table(4, lambda a, r: float(sum(a))), "valid", "test")
     frames = {"RS": run_many(problem, "rs", 5, 16, 0), "GS": run_many(problem, "gs", 5, 16, 0)}

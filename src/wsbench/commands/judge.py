@@ -143,7 +143,7 @@ def _write(out: Path, docs: dict[str, Any], frame: Any, arch_col: str, gt: Any, 
            lines: list[str]) -> None:
     from wsbench.atomic import write_json, write_text
     from wsbench.evaluate.judge import resolve_rows
-    from wsbench.report import plots
+    from wsbench.plots import figures as plots
 
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "metrics.json", docs)

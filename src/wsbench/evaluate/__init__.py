@@ -32,7 +32,6 @@ _LAZY = {
     "ArchListError": "wsbench.evaluate.archs",
     "evaluate_supernet": "wsbench.evaluate.study",
     "fixed_eval_batches": "wsbench.evaluate.study",
-    "scatter_plot": "wsbench.evaluate.plot",
 }
 
 __all__ = [

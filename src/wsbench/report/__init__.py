@@ -1,7 +1,7 @@
 """Reports a person reads: a self-contained HTML page and a Markdown summary of a run, study or search.
 
 ``build_report(path)`` writes ``path/report.html`` and ``path/report.md``; the figures (bias scatter, ranking
-disorder, sampler coverage, metric and training curves, regret curves) live in ``wsbench.report.plots``;
+disorder, sampler coverage, metric and training curves, regret curves) live in ``wsbench.plots.figures``;
 ``write_report(Document, html_path)`` renders any report assembled from ``wsbench.report.document`` blocks.
 """
 

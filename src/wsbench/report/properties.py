@@ -24,9 +24,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from wsbench.plots.figures import is_categorical  # noqa: F401 - part of this module's API
 from wsbench.spaces.base import SearchSpace
 
 #: Properties of every space; a space adds its own (``SearchSpace.properties``, e.g. NB101 ``residual``).
@@ -119,12 +119,3 @@ def property_values(frame: pd.DataFrame, prop: str, space: SearchSpace[Any] | No
     else:
         values = [op_at(space, a, prop[3:]) for a in archs]
     return pd.Series(values, index=frame.index, name=prop)
-
-
-def is_categorical(values: pd.Series, max_levels: int = 12) -> bool:
-    """Whether a property reads best as groups (text, booleans, few distinct integers) or as a colour map."""
-    if values.dtype == bool or not pd.api.types.is_numeric_dtype(values):
-        return True
-    finite = values.dropna()
-    integral = bool(np.all(np.mod(finite.to_numpy(dtype=float), 1.0) == 0)) if len(finite) else True
-    return integral and finite.nunique() <= max_levels

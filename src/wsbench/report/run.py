@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 
 from wsbench.evaluate import metrics as M
+from wsbench.plots import figures as plots
 from wsbench.registry import SpaceInfo, space_info
-from wsbench.report import plots
 from wsbench.report.document import Alert, Code, Document, Figure, Section, Text, rows_table
 from wsbench.report.properties import PropertyError, key_texts, property_values
-from wsbench.report.rundata import RunData, correlation_rows, load_run
+from wsbench.report.rundata import RunData, correlation_rows, read_run
 
 _OTHER_METRICS = tuple((k, M.REGISTRY[k].label) for k in ("supernet_accuracy", "final_model_accuracy",
                                                             "p_beat_random", "found_quantile", "n_archs"))
@@ -254,7 +254,7 @@ def training_section(run: RunData, assets: Path) -> Section:
     return sec
 
 
-def load_ground_truth(run: RunData, data_dir: Path | None) -> tuple[Any, str | None]:
+def run_table(run: RunData, data_dir: Path | None) -> tuple[Any, str | None]:
     """The run's ground-truth table (``eval.ground_truth``), or ``(None, reason)``."""
     from wsbench.benchmarks.store import load_table
     from wsbench.benchmarks.table import TableError
@@ -271,10 +271,10 @@ def load_ground_truth(run: RunData, data_dir: Path | None) -> tuple[Any, str | N
 def run_document(root: str | Path, assets: str | Path, color_by: str | None = None, data_dir: Path | None = None,
                  coverage_paths: int = 10_000, seed: int = 0, n_resamples: int = 1000) -> Document:
     """The report ``Document`` of the run in ``root``; figures are written into ``assets``."""
-    run = load_run(root)
+    run = read_run(root)
     assets = Path(assets).resolve()
     assets.mkdir(parents=True, exist_ok=True)
-    table, why = load_ground_truth(run, data_dir)
+    table, why = run_table(run, data_dir)
     name = run.config.get("name", Path(root).name)
     doc = Document(f"wsbench run report: {name}",
                    f"{run.space_name} super-net, sampler {run.cfg('protocol', 'sampler', '?')}, "

@@ -1,6 +1,6 @@
 """Read everything a report needs from a run directory, and the statistics it shows next to the numbers.
 
-``load_run`` gathers ``config.yaml``, ``status.json``, ``metrics.jsonl`` (train and eval records),
+``read_run`` gathers ``config.yaml``, ``status.json``, ``metrics.jsonl`` (train and eval records),
 ``metrics.json`` and the newest evaluation table ``evals/<tag>.parquet`` (``final`` when present).
 ``correlation_rows`` computes each rank correlation of the super-net and of the parameter-count (and FLOPs)
 baseline with a 95% bootstrap interval over the evaluated architectures.
@@ -98,7 +98,7 @@ def newest_eval_tag(root: Path, evals: list[dict[str, Any]]) -> str | None:
     return files[-1].stem if files else None
 
 
-def load_run(root: str | Path) -> RunData:
+def read_run(root: str | Path) -> RunData:
     """Read a run directory; ``ReportError`` when it holds none of config.yaml, metrics.jsonl, status.json."""
     root = Path(root)
     if not root.is_dir() or not any((root / m).exists() for m in RUN_MARKERS):

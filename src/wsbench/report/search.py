@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from wsbench.report import plots
+from wsbench.plots import figures as plots
 from wsbench.report.document import Alert, Document, Figure, Section, rows_table
 from wsbench.report.rundata import ReportError
 

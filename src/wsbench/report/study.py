@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from wsbench.evaluate import metrics as M
-from wsbench.report import plots
+from wsbench.plots import figures as plots
 from wsbench.report.document import Alert, Document, Figure, Section, Table, Text, rows_table
 
 DB_NAME = "results.sqlite"

@@ -2,7 +2,7 @@
 
 ``TabularProblem`` turns a ground-truth table (and a search space for neighbours) into a search problem over
 table rows; ``random_search``/``local_search`` return a ``Trace`` per run; ``run_many`` and ``summarise`` build
-and aggregate regret curves; ``wsbench.search.plot.plot_regret`` draws them (matplotlib, imported lazily).
+and aggregate regret curves; ``wsbench.plots.regret.plot_regret`` draws them (matplotlib, imported lazily).
 """
 
 from wsbench.search.algorithms import (

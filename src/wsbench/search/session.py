@@ -24,9 +24,9 @@ def run_search(space: str, algo: str, runs: int, budget: int, out: Path, subspac
     from wsbench.atomic import write_json, write_text
     from wsbench.benchmarks.store import list_tables, load_table
     from wsbench.benchmarks.subspace import space_size
+    from wsbench.plots.regret import plot_regret
     from wsbench.registry import SpaceRegistryError, space_info
     from wsbench.search import SearchError, TabularProblem, final_regrets, get_algorithm, mean_ci, run_many
-    from wsbench.search.plot import plot_regret
     from wsbench.spaces import get_space
 
     try:
@@ -133,10 +133,10 @@ def run_ws_search(run_dir: Path, algo: str, runs: int, budget: int | None, out: 
     from wsbench.atomic import write_json, write_text
     from wsbench.benchmarks.subspace import space_size
     from wsbench.evaluate.study import parse_ground_truth
+    from wsbench.plots.regret import plot_regret
     from wsbench.search import SearchError, TabularProblem, final_regrets, get_algorithm, mean_ci, run_many
     from wsbench.search.costs import standalone_times, supernet_training_seconds
     from wsbench.search.oneshot import compare_at_budget, one_shot_budget, with_picks, ws_search
-    from wsbench.search.plot import plot_regret
     from wsbench.search.supernet import SupernetScorer
 
     if runs < 1 or baseline_runs < 1 or (budget is not None and budget < 1):

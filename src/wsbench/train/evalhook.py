@@ -62,7 +62,7 @@ def write_scatter(run: RunDir, parquet: Path, cfg: RunCfg) -> Path:
     """``scatter.png`` in the run directory: proxy accuracy against ground truth of one evaluation."""
     import pandas as pd
 
-    from wsbench.evaluate.plot import scatter_plot
+    from wsbench.plots.scatter import scatter_plot
 
     title = f"{cfg.name}: {cfg.eval.ground_truth}, {cfg.eval.bn_mode}"
     return scatter_plot(pd.read_parquet(parquet), run.root / "scatter.png", title, cfg.eval.skt_threshold)

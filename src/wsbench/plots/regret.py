@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from wsbench.atomic import atomic_path
-from wsbench.search.curves import summarise
+from wsbench.stats.curves import summarise
 
 
 def plot_regret(frames_by_label: Mapping[str, pd.DataFrame], path: str | Path, title: str | None = None) -> Path:

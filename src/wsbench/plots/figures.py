@@ -6,7 +6,7 @@
 * ``sampler_coverage_plot``: ground-truth rank and accuracy of the paths each sampler draws (its Fig. 6);
 * ``metric_curves_plot``: ranking metrics per evaluation epoch next to the parameter-count baseline;
 * ``training_curves_plot``: training loss and accuracy per step;
-* ``regret_plot``: regret curves of a search output directory (``wsbench.search.plot``).
+* ``regret_plot``: regret curves of a search output directory (``wsbench.plots.regret``).
 """
 
 from __future__ import annotations
@@ -64,7 +64,6 @@ def bias_scatter_figure(frame: pd.DataFrame, values: pd.Series | None = None, la
     Categorical ``values`` draw one colour per group and per-group marginal histograms (the over/under-evaluation
     biases of Fig. 4); numeric ones a colour map with a colour bar.
     """
-    from wsbench.report.properties import is_categorical
 
     plt = pyplot()
     _columns(frame, "proxy_acc", "truth")
@@ -305,7 +304,16 @@ def training_curves_plot(records: Sequence[Mapping[str, Any]], path: str | Path,
 
 
 def regret_plot(curves_by_label: Mapping[str, pd.DataFrame], path: str | Path, title: str | None = None) -> Path:
-    """Regret curves (``curves.csv`` frames) with 95% intervals, through ``wsbench.search.plot.plot_regret``."""
-    from wsbench.search.plot import plot_regret
+    """Regret curves (``curves.csv`` frames) with 95% intervals, through ``wsbench.plots.regret.plot_regret``."""
+    from wsbench.plots.regret import plot_regret
 
     return plot_regret(curves_by_label, path, title)
+
+
+def is_categorical(values: pd.Series, max_levels: int = 12) -> bool:
+    """Whether a property reads best as groups (text, booleans, few distinct integers) or as a colour map."""
+    if values.dtype == bool or not pd.api.types.is_numeric_dtype(values):
+        return True
+    finite = values.dropna()
+    integral = bool(np.all(np.mod(finite.to_numpy(dtype=float), 1.0) == 0)) if len(finite) else True
+    return integral and finite.nunique() <= max_levels
