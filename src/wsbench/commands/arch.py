@@ -68,7 +68,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("arch")
     def arch(
-        space: str = typer.Argument(..., help="search space: nb101, nb201 or darts"),
+        space: str = typer.Argument(..., help="a registered space: nb101, nb201, darts or a plug-in"),
         text: str | None = typer.Argument(None, metavar="ARCH",
                                           help="architecture text form; nb201 also an index, nb101 also a hash"),
         as_json: bool = typer.Option(False, "--json", help="print JSON (id + the table fields)"),

@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("search")
     def search(
-        space: str | None = typer.Option(None, "--space", help="nb101, nb201 or darts (table scorer)"),
+        space: str | None = typer.Option(None, "--space", help="a registered space (table scorer)"),
         algo: str = typer.Option("gs", "--algo", help="rs (random search), gs (greedy local search), re "
                                                       "(regularized evolution), or several: rs,gs,re"),
         runs: int = typer.Option(100, "--runs", help="independent seeded runs"),
@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
         if run_dir is not None:
             fail(f"RUN_DIR {run_dir} is only used with --scorer supernet")
         if space is None:
-            fail("--space is required with --scorer table (nb101, nb201 or darts)")
+            fail("--space is required with --scorer table (a registered space: nb101, nb201, darts or a plug-in)")
         try:
             n_evals = DEFAULT_BUDGET if budget is None else budget
             summary = run_search(space.lower(), algo, runs, n_evals, out, subspace=subspace, seed=seed,

@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("standalone")
     def standalone(
-        space: str = typer.Option("nb201", "--space", help="search space: nb101, nb201 or darts"),
+        space: str = typer.Option("nb201", "--space", help="a registered space: nb101, nb201, darts or a plug-in"),
         dataset: str = typer.Option("digits", "--dataset", help="dataset: digits or cifar10"),
         n: int = typer.Option(200, "--n", help="number of distinct architectures (Random-A sample)"),
         seeds: int = typer.Option(1, "--seeds", help="seeds per architecture (0..k-1): repeat columns @0..@k-1"),
