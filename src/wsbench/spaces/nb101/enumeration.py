@@ -15,6 +15,7 @@ The result is cached as an npz file (no pickle) under ``<data_dir>/spaces/``.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 from dataclasses import dataclass
@@ -171,6 +172,14 @@ def cache_path(data_dir: str | os.PathLike[str] | None, max_vertices: int, max_e
     return resolve_data_dir(data_dir) / "spaces" / f"nb101_cells_v{max_vertices}_e{max_edges}.npz"
 
 
+@functools.lru_cache(maxsize=4)
+def _load_cells(path: str, mtime_ns: int) -> NB101Cells:
+    """The cached enumeration, read from disk once per process (and again only when the file changes): Random-A
+    draws from it at every training step."""
+    with np.load(path, allow_pickle=False) as z:
+        return NB101Cells(z["keys"], z["n_vertices"], z["matrices"], z["labels"])
+
+
 def enumerate_cells(
     max_vertices: int = MAX_VERTICES,
     max_edges: int = MAX_EDGES,
@@ -182,8 +191,7 @@ def enumerate_cells(
         raise ValueError(f"max_vertices must be in 2..{MAX_VERTICES}, got {max_vertices}")
     path = cache_path(data_dir, max_vertices, max_edges)
     if cache and path.exists():
-        with np.load(path, allow_pickle=False) as z:
-            return NB101Cells(z["keys"], z["n_vertices"], z["matrices"], z["labels"])
+        return _load_cells(str(path), path.stat().st_mtime_ns)
     cells = build_cells(max_vertices, max_edges)
     if cache:
         with atomic_path(path, suffix=".npz") as tmp, open(tmp, "wb") as fh:

@@ -73,6 +73,7 @@ class NB101Space(SearchSpace[NB101Arch]):
                 f"NB101 budget needs 2 <= max_vertices <= 7 and max_edges >= 1, got {max_vertices}, {max_edges}"
             )
         self.max_vertices, self.max_edges, self.data_dir = max_vertices, max_edges, data_dir
+        self._unique_rows: dict[tuple[int, str], np.ndarray] = {}
         self.subspace = check_subspace(subspace)
 
     def parse(self, text: str) -> NB101Arch:
@@ -127,9 +128,12 @@ class NB101Space(SearchSpace[NB101Arch]):
         space's own; exact: uses the cached enumeration of the space, building it on first use)."""
         from wsbench.spaces.nb101.enumeration import enumerate_cells
 
-        subspace = subspace or self.subspace
+        subspace = check_subspace(subspace or self.subspace)
         table = enumerate_cells(self.max_vertices, self.max_edges, data_dir=self.data_dir)
-        idx = np.flatnonzero(table.subspace_mask(subspace))
+        key = (id(table), subspace)
+        idx = self._unique_rows.get(key)
+        if idx is None:  # the rows of a sub-space, computed once (Random-A asks at every training step)
+            idx = self._unique_rows[key] = np.flatnonzero(table.subspace_mask(subspace))
         if n > idx.size:
             raise ValueError(f"asked for {n} unique cells but sub-space {subspace!r} holds only {idx.size}")
         return [table.arch(int(i)) for i in rng.choice(idx, size=n, replace=False)]
