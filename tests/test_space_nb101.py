@@ -218,6 +218,21 @@ def test_sample_unique_uses_the_enumeration(data_dir: Path) -> None:
         small.sample_unique(np.random.default_rng(0), 10**6)
 
 
+def test_random_a_reads_the_enumeration_once_per_process(data_dir: Path, monkeypatch) -> None:
+    """Random-A draws at every training step: the enumeration is read from disk once, not per draw."""
+    import wsbench.spaces.nb101.enumeration as enum
+
+    small = NB101Space(max_vertices=5, data_dir=data_dir)
+    small.sample_unique(np.random.default_rng(0), 1)  # builds and caches the enumeration
+    enum._load_cells.cache_clear()
+    reads = []
+    real_load = np.load
+    monkeypatch.setattr(enum.np, "load", lambda *a, **k: reads.append(a) or real_load(*a, **k))
+    rng = np.random.default_rng(1)
+    draws = [small.sample_unique(rng, 1)[0] for _ in range(50)]
+    assert len(reads) == 1 and len(set(draws)) > 10
+
+
 # -- enumeration -----------------------------------------------------------------------------------------
 
 
