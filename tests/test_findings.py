@@ -233,3 +233,15 @@ def test_committed_study_results_read_on_a_fresh_clone():
                         for r in rows)
     table = CliRunner().invoke(app, ["results", str(root)])
     assert table.exit_code == 0 and "s-KdT (avg proxy)" in table.stdout
+
+
+def test_committed_pourchot_results_give_a_verdict_for_every_sub_space():
+    """results/pourchot-nb101-cpu: the BN re-estimation finding checked on each of the 7 sub-spaces, from the
+    committed store alone (no checkpoints, no data directory)."""
+    root = Path(__file__).resolve().parents[1] / "results" / "pourchot-nb101-cpu"
+    assert not list(root.rglob("*.pt"))
+    res = CliRunner().invoke(app, ["results", str(root), "--findings", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    rows = [r for r in json.loads(res.stdout) if r["metric"] == "spearman"]
+    assert len(rows) == 7 and all(r["verdict"] in ("reproduced", "contradicted", "inconclusive") for r in rows)
+    assert all(r["ci_low"] <= r["ours"] <= r["ci_high"] for r in rows)
