@@ -28,12 +28,13 @@ part of ``state_dict()`` (plain python types, loadable with ``torch.load(weights
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import numpy as np
 
-from wsbench.benchmarks.subspace import space_size
+from wsbench.benchmarks.subspace import SubspaceError, space_size, subspace_mask
 from wsbench.registry import space_names
 from wsbench.spaces.base import SearchSpace
 
@@ -178,7 +179,12 @@ def _pro_rata_population(space: SearchSpace[Any], table: Any) -> tuple[Sequence[
     params = np.asarray(table.column("params"), dtype=np.float64)
     archs, kept = [], []
     parse = getattr(space, "parse_encoding", space.parse) if "arch" in table.columns else space.parse
-    for i, text in enumerate(table.arch_texts()):
+    rows = np.arange(len(table))
+    sub = getattr(space, "subspace", None)
+    if sub is not None and space.name in space_names():  # only the table's rows of the sub-space are parsed
+        with contextlib.suppress(SubspaceError):
+            rows = np.flatnonzero(subspace_mask(table, space.name, sub))
+    for i, text in zip(rows.tolist(), table.arch_texts(rows), strict=True):
         try:
             arch = parse(str(text))
         except ValueError:

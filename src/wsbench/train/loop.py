@@ -287,8 +287,9 @@ def train_supernet(cfg: RunCfg, out_dir: str | Path, data_dir: Path | None = Non
     Raises ``TrainingDiverged`` on a NaN/inf loss (``status.json`` says ``diverged``).
     """
     run = _prepare_run(cfg, Path(out_dir), resume)
-    comps = components if components is not None else build_components(cfg, data_dir, need_table=cfg.eval.final
-                                                                         or bool(cfg.eval.eval_every))
+    # the table is needed to evaluate, and by pro-rata / sandwich, which draw their population from its rows
+    need_table = cfg.eval.final or bool(cfg.eval.eval_every) or cfg.protocol.sampler in ("pro_rata", "sandwich")
+    comps = components if components is not None else build_components(cfg, data_dir, need_table=need_table)
     tr = build_trainer(cfg, run, comps)
     if resume and has_checkpoint(run.checkpoints):
         restore(tr)
