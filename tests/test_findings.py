@@ -245,3 +245,19 @@ def test_committed_pourchot_results_give_a_verdict_for_every_sub_space():
     rows = [r for r in json.loads(res.stdout) if r["metric"] == "spearman"]
     assert len(rows) == 7 and all(r["verdict"] in ("reproduced", "contradicted", "inconclusive") for r in rows)
     assert all(r["ci_low"] <= r["ours"] <= r["ci_high"] for r in rows)
+
+
+def test_committed_runs_keep_their_ids_under_the_current_config():
+    """A config field added later (``config.LATE_FIELDS``) leaves the ids of existing runs alone: every committed
+    run of results/*-cpu is a run of its study as the current code expands it, so a sweep resumes them."""
+    import sqlite3
+
+    from wsbench.experiments.expand import expand
+
+    repo = Path(__file__).resolve().parents[1]
+    for name in ("yu2020-nb201", "pourchot-nb101"):
+        store = repo / "results" / f"{name}-cpu" / "results.sqlite"
+        with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+            committed = {r[0] for r in db.execute("select id from runs")}
+        current = {r.id for r in expand(load_study(name, fidelity="cpu"))}
+        assert committed and committed <= current, sorted(committed - current)[:5]

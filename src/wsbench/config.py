@@ -248,6 +248,22 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
     return build_config(tree, source)
 
 
+#: Fields added after studies already had results, with their defaults. While at the default they stay out of a
+#: config's identity (``identity_tree``: run ids, the shared-training key, ``config.yaml``), so that the runs of
+#: existing studies keep their ids and resume instead of running again.
+LATE_FIELDS: dict[str, Any] = {"protocol.cpu_bf16": False}
+
+
+def identity_tree(cfg: RunCfg) -> dict[str, Any]:
+    """``cfg.model_dump(mode="json")`` without the ``LATE_FIELDS`` that hold their defaults."""
+    dump = cfg.model_dump(mode="json")
+    for dotted, default in LATE_FIELDS.items():
+        section, key = dotted.split(".", 1)
+        if key in dump.get(section, {}) and dump[section][key] == default:
+            del dump[section][key]
+    return dump
+
+
 def dump_config(cfg: RunCfg) -> str:
-    """YAML text of a full resolved config."""
-    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
+    """YAML text of a full resolved config (late fields at their defaults left out, see ``LATE_FIELDS``)."""
+    return yaml.safe_dump(identity_tree(cfg), sort_keys=False)

@@ -14,7 +14,7 @@ import itertools
 import json
 from typing import Any
 
-from wsbench.config import RunCfg, build_config
+from wsbench.config import RunCfg, build_config, identity_tree
 from wsbench.dotted import get_dotted, merge, set_dotted
 from wsbench.experiments.spec import BASE_LABEL, RunSpec, StudyError, StudySpec
 
@@ -23,7 +23,7 @@ def train_key(cfg: RunCfg) -> str:
     """Identity of what a run trains: its config without the evaluation settings (``eval.eval_every`` kept, since
     it decides the evaluations along the training, and ``eval.ground_truth``, whose table pro-rata and sandwich
     sample from). Runs with one key share one trained super-net."""
-    dump = cfg.model_dump(mode="json")
+    dump = identity_tree(cfg)
     dump["eval"] = {k: dump["eval"].get(k) for k in ("eval_every", "ground_truth")}
     dump.pop("name", None)
     text = json.dumps(dump, sort_keys=True, separators=(",", ":"))
@@ -31,8 +31,8 @@ def train_key(cfg: RunCfg) -> str:
 
 
 def run_id(cfg: RunCfg) -> str:
-    """First 12 hex characters of the sha256 of the canonical JSON of the resolved config."""
-    text = json.dumps(cfg.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """First 12 hex characters of the sha256 of the canonical JSON of the resolved config (``identity_tree``)."""
+    text = json.dumps(identity_tree(cfg), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from wsbench import atomic
 from wsbench.atomic import write_json
+from wsbench.config import identity_tree
 from wsbench.experiments.expand import expand, label_order, select_shard
 from wsbench.experiments.pool import Job, run_pool
 from wsbench.experiments.spec import RunSpec, StudySpec
@@ -75,7 +76,7 @@ def collect_evals(path: str | Path) -> list[tuple[str, int | None, str, Any]]:
 def registration_row(run: RunSpec, study: str) -> dict[str, Any]:
     """The descriptive columns of a run's store row."""
     return {"id": run.id, "study": study, "factor": run.factor, "value": run.value, "seed": run.seed,
-            "space": run.space, "config": run.cfg.model_dump(mode="json"), "labels": [list(x) for x in run.labels],
+            "space": run.space, "config": identity_tree(run.cfg), "labels": [list(x) for x in run.labels],
             "levels": run.levels}
 
 
