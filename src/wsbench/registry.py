@@ -194,13 +194,17 @@ def space_names() -> tuple[str, ...]:
     return tuple(_SPACES)
 
 
+def is_registered(name: str) -> bool:
+    """Whether ``name`` is a registered space (installed plug-ins are scanned only when it is not already known)."""
+    _discover(entry_points=False)
+    if name not in _SPACES:
+        _discover()
+    return name in _SPACES
+
+
 def space_info(name: str) -> SpaceInfo:
     """The registration of space ``name``; an unknown name raises a one-line error with the choices."""
-    _discover(entry_points=False)
-    info = _SPACES.get(name)
-    if info is None:
-        _discover()
-        info = _SPACES.get(name)
+    info = _SPACES.get(name) if is_registered(name) else None
     if info is None:
         raise SpaceRegistryError(f"unknown search space {name!r}; choose one of {', '.join(_SPACES)} "
                                  f"(or register yours: a space folder in ${ENV_VAR})")

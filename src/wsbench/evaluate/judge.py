@@ -73,14 +73,14 @@ class JudgeResult:
 def resolve_rows(table: Any, archs: Sequence[Any]) -> np.ndarray:
     """Row of ``table`` for each architecture (any form its space accepts); a ``JudgeError`` names the first
     architecture the table does not hold."""
-    from wsbench.registry import space_names
+    from wsbench.registry import is_registered
     from wsbench.spaces import get_space
 
     texts = [str(a).strip() for a in archs]
     rows = table.index(np.asarray(texts, dtype=object), missing="ignore")
     if (rows >= 0).all():
         return rows
-    space = get_space(table.space) if table.space in space_names() else None
+    space = get_space(table.space) if is_registered(table.space) else None
     index_col = np.asarray(table.column("index")) if "index" in table.columns else None
     for i in np.flatnonzero(rows < 0):
         text = texts[i]

@@ -26,7 +26,6 @@ from typing import Any
 
 import pandas as pd
 
-from wsbench.plots.figures import is_categorical  # noqa: F401 - part of this module's API
 from wsbench.spaces.base import SearchSpace
 
 #: Properties of every space; a space adds its own (``SearchSpace.properties``, e.g. NB101 ``residual``).

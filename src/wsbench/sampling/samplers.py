@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from wsbench.benchmarks.subspace import SubspaceError, space_size, subspace_mask
-from wsbench.registry import space_names
+from wsbench.registry import is_registered
 from wsbench.spaces.base import SearchSpace
 
 #: Spaces of at most this many cells are enumerated for pro-rata / sandwich (NB201); larger ones draw from a table.
@@ -170,7 +170,7 @@ def _enumerated_params(space: Any) -> tuple[tuple[Hashable, ...], np.ndarray]:
 def _pro_rata_population(space: SearchSpace[Any], table: Any) -> tuple[Sequence[Any], np.ndarray]:
     """The architectures pro-rata / sandwich draw from, with their parameter counts: the enumeration of NB201,
     else the rows of ``table`` that the space can represent and holds (its sub-space, e.g. NB101 ``A4``)."""
-    size = space_size(space.name) if space.name in space_names() else None
+    size = space_size(space.name) if is_registered(space.name) else None
     if hasattr(space, "enumerate") and size is not None and size <= ENUMERATE_AT_MOST:
         return _enumerated_params(space)
     if table is None or "params" not in getattr(table, "columns", []):
@@ -181,7 +181,7 @@ def _pro_rata_population(space: SearchSpace[Any], table: Any) -> tuple[Sequence[
     parse = getattr(space, "parse_encoding", space.parse) if "arch" in table.columns else space.parse
     rows = np.arange(len(table))
     sub = getattr(space, "subspace", None)
-    if sub is not None and space.name in space_names():  # only the table's rows of the sub-space are parsed
+    if sub is not None and is_registered(space.name):  # only the table's rows of the sub-space are parsed
         with contextlib.suppress(SubspaceError):
             rows = np.flatnonzero(subspace_mask(table, space.name, sub))
     for i, text in zip(rows.tolist(), table.arch_texts(rows), strict=True):
