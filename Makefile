@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 SHARED ?= ../shared/data
 export WSBENCH_DATA_DIR ?= $(CURDIR)/.wsbench-data
 
-.PHONY: venv test lint quickstart search-demo bench clean
+.PHONY: venv test lint quickstart search-demo bench bench-extras clean
 
 $(BIN)/wsbench: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -36,5 +36,12 @@ search-demo: venv
 bench: venv
 	$(BIN)/python bench/run_all.py
 
+# The peers of bench/bench_peers.py (xautodl, NNI 3.0 and what NNI imports), benchmark-only: installed into
+# .bench-extras/ without their dependency pins (NNI's would downgrade wsbench's own), never on wsbench's path.
+BENCH_EXTRAS := xautodl==1.0.0 nni==3.0 "pytorch-lightning<2.5" torchmetrics lightning-utilities json_tricks \
+	schema "typeguard<4.1.3" prettytable astor colorama wcwidth psutil tqdm websockets
+bench-extras: venv
+	$(BIN)/pip install -q --no-deps --target .bench-extras $(BENCH_EXTRAS)
+
 clean:
-	rm -rf $(VENV) .wsbench-data runs
+	rm -rf $(VENV) .wsbench-data runs .bench-extras

@@ -22,11 +22,12 @@ else
 fi
 timeout 240 "$PY" bench/bench_supernet_step.py --space nb201 --device "$DEVICE" --channels-last "${STEP_ARGS[@]}" \
   --out "$RESULTS/gpu_supernet_step.json"
-# 3. the peers side by side on this device (xautodl is a benchmark-only extra: skipped when not installed)
-if "$PY" -c "import xautodl" 2>/dev/null; then
+# 3. the peers side by side on this device (xautodl and NNI are benchmark-only extras, `make bench-extras`:
+#    skipped when neither is installed)
+if "$PY" bench/bench_peers.py --check; then
   if [ -n "$TINY" ]; then PEER_ARGS=(--tiny --archs 2 --reps 1); else PEER_ARGS=(--archs 8 --reps 3); fi
   timeout 180 "$PY" bench/bench_peers.py --device "$DEVICE" "${PEER_ARGS[@]}" --out "$RESULTS/gpu_peers.json"
 else
-  echo "xautodl not installed (pip install --no-deps xautodl): peers not timed"
+  echo "no peer installed (make bench-extras): peers not timed"
 fi
 echo "wrote $RESULTS/gpu_*.json"

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from wsbench.config import MappingCfg
+from wsbench.supernet.pool import AvgPool3x3
 
 CONV_KERNELS = {"nor_conv_1x1": 1, "nor_conv_3x3": 3}
 
@@ -131,7 +132,7 @@ def make_op(name: str, channels: int, bn: BNSpec, n_bn: int = 1) -> nn.Module | 
     if name == "skip_connect":
         return nn.Identity()
     if name == "avg_pool_3x3":
-        return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+        return AvgPool3x3()
     if name in CONV_KERNELS:
         return ReLUConvBN(channels, channels, CONV_KERNELS[name], 1, bn, n_bn)
     raise ValueError(f"unknown op {name!r}; expected one of none, skip_connect, avg_pool_3x3, "

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from wsbench.supernet.ops import BNSpec, copy_bn
+from wsbench.supernet.pool import avg_pool_3x3
 
 
 class DepthwiseKernel(nn.Module):
@@ -164,4 +165,6 @@ def max_pool(x: Tensor, stride: int) -> Tensor:
 
 def avg_pool(x: Tensor, stride: int) -> Tensor:
     """3x3 average pooling, padding 1, padded positions not counted (no BN)."""
+    if stride == 1:
+        return avg_pool_3x3(x)
     return F.avg_pool2d(x, 3, stride, 1, count_include_pad=False)
