@@ -167,7 +167,7 @@ def test_pourchot_preset_grid():
                 pair = {r.trained_by, other.trained_by}
                 assert pair in ({None, r.id}, {None, other.id}), pair  # one trains, the other evaluates it
     cpu = expand(load_study(REPO / "studies" / "pourchot-nb101.yaml", fidelity="cpu"))
-    assert len(cpu) == 7 * 2 * 2 and sum(r.trained_by is None for r in cpu) == 14
+    assert len(cpu) == 7 * 2 * 3 and sum(r.trained_by is None for r in cpu) == 21  # 7 sub-spaces x 2 x 3 seeds
 
 
 def test_lowfi_study_levels_match_the_presets():
