@@ -15,8 +15,8 @@ Epoch and floor measurements are interleaved ``--reps`` times. Ratio epoch / flo
 
 Every figure is taken twice: wall-clock time and the process's CPU time (``time.process_time``). With one thread
 (the CPU presets' ``protocol.threads: 1``) and the data pipeline in the training process, the CPU time is the
-work itself, so its ratio stays readable on a machine shared with other jobs, where the wall-clock ratio
-mostly measures who got the core when.
+work itself and leaves out the time the process waited for a core; it still moves with what shares the core's
+caches, so on a shared machine both ratios spread (docs/performance.md).
 
     python bench/bench_epoch.py [--preset nb201-cpu] [--reps 3] [--archs 0 (all of the epoch's paths)]
 
@@ -52,6 +52,15 @@ def _stamp() -> tuple[float, float]:
     return time.perf_counter(), time.process_time()
 
 
+def _step(net: nn.Module, arch: object, x: torch.Tensor, y: torch.Tensor, opt: torch.optim.Optimizer,
+          supernet: bool) -> None:
+    """One training step (forward, backward, SGD) of a super-net path or a stand-alone network."""
+    opt.zero_grad(set_to_none=True)
+    logits = net(x, arch) if supernet else net(x)
+    nn.functional.cross_entropy(logits, y).backward()
+    opt.step()
+
+
 def _steps(model: nn.Module, archs: list, x: torch.Tensor, y: torch.Tensor, lr: float,
            supernet: bool) -> tuple[float, float]:
     """Mean (wall, CPU) seconds per architecture of two training steps (forward, backward, SGD) after a warm-up."""
@@ -61,10 +70,7 @@ def _steps(model: nn.Module, archs: list, x: torch.Tensor, y: torch.Tensor, lr: 
         opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, nesterov=True)
         for i in range(3):
             w0, c0 = _stamp()
-            opt.zero_grad(set_to_none=True)
-            logits = net(x, arch) if supernet else net(x)
-            nn.functional.cross_entropy(logits, y).backward()
-            opt.step()
+            _step(net, arch, x, y, opt, supernet)
             w1, c1 = _stamp()
             if i:  # the first step warms the oneDNN primitives
                 wall.append(w1 - w0)
@@ -77,9 +83,7 @@ def _sequence(model: nn.Module, archs: list, x: torch.Tensor, y: torch.Tensor, l
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True)
     w0, c0 = _stamp()
     for arch in archs:
-        opt.zero_grad(set_to_none=True)
-        nn.functional.cross_entropy(model(x, arch), y).backward()
-        opt.step()
+        _step(model, arch, x, y, opt, supernet=True)
     w1, c1 = _stamp()
     return w1 - w0, c1 - c0
 
