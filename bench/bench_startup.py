@@ -6,7 +6,8 @@ interpreter measured in the same rounds, and the peak RSS of the child (``ru_max
 pandas or Ray were imported, and where the start-up goes: the import time of each package
 (``python -X importtime``, one extra run: self times summed per top-level package). Needs the NB201
 table imported for ``arch`` (``wsbench data import ../shared/data``).
-Writes bench/results/cli_startup.json with machine info. Usage: ``python bench/bench_startup.py [--reps 7]``.
+Writes bench/results/cli_startup.json with machine info.
+Usage: ``python bench/bench_startup.py [--reps 7] [--alt LABEL=DIR]``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 from wsbench.atomic import write_json
@@ -105,8 +107,6 @@ def main() -> None:
         a / b for a, b in zip(v, times[name], strict=True))} for name, v in alt.items()} if alt else {}
     for name, row in alt_rows.items():
         print(f"{name:<26} {row['median_s']:6.3f} s (x{row['over_this']:4.2f} of this environment, per round)")
-    from importlib.metadata import version
-
     libs = {lib: version(lib) for lib in ("typer", "click", "rich", "pydantic", "numpy", "pyarrow")}
     write_json(OUT, {"reps": args.reps, "target_s": 0.3, "commands": rows, "alternative": alt_rows, "libraries": libs,
                      "machine": machine_info()})
